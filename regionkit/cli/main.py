@@ -1,0 +1,229 @@
+"""The ``regionkit`` command line.
+
+Heavy modules (torch, mmengine, plugins) are imported inside commands, so ``regionkit
+--help`` stays fast.  Every user mistake ends in a one-line ``Error: ...`` and exit code 2;
+``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Sequence
+
+import click
+
+from regionkit._version import __version__
+
+__all__ = ["cli", "main", "expand_cfg_options"]
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+class _Group(click.Group):
+    """Turns regionkit's user-facing errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from regionkit.registry.errors import RegionkitError
+
+        try:
+            return super().invoke(ctx)
+        except RegionkitError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise UserError(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="regionkit")
+@click.option("--no-plugins", is_flag=True,
+              help="Do not autoload third-party plugins (same as REGIONKIT_DISABLE_PLUGIN_AUTOLOAD=1).")
+@click.option("-p", "--plugin", "plugin_specs", multiple=True, metavar="NAME|no:NAME",
+              help="Enable a plugin (even with --no-plugins) or block one with no:NAME. Repeatable.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, no_plugins: bool, plugin_specs: tuple[str, ...], debug: bool) -> None:
+    """regionkit: turn image collections into region boxes with plugin detectors and selectors.
+
+    \b
+    Quick examples:
+      regionkit samples work_dirs/samples
+      regionkit infer configs/saliency_four_box.py --images work_dirs/samples
+      regionkit list detectors
+      regionkit plugins
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if no_plugins or plugin_specs:
+        from regionkit.registry.discovery import configure_plugins
+        from regionkit.registry.policy import PluginPolicy
+
+        configure_plugins(PluginPolicy.from_env().merged(plugin_specs, disable_autoload=no_plugins))
+
+
+# ---------------------------------------------------------------------- infer
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--images", type=click.Path(), help="Image folder (overrides dataset.root in the config).")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Output folder [default: work_dirs/<config name>].")
+@click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE",
+              help="Override config values, e.g. detector.threshold=0.4 runtime.batch_size=8 (several allowed).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tuple[str, ...], no_progress: bool) -> None:
+    """Run CONFIG's detector, box selectors and writers over a folder of images.
+
+    Writes the writers' files (e.g. four_box.json, object_box.json) to the output folder.
+    Images that cannot be read are listed with a reason in failures.json; the command then
+    exits with code 1.
+    """
+    from regionkit.core.infer_job import run_infer
+
+    summary, dataset = run_infer(config, images=images, out_dir=out_dir, cfg_options=cfg_options,
+                                 progress=not no_progress)
+    skipped = getattr(dataset, "skipped", [])
+    click.echo(f"Processed {summary.num_ok}/{summary.num_images} images in {summary.seconds:.1f}s.")
+    if skipped:
+        click.echo(f"Skipped {len(skipped)} non-image file(s) in the folder, e.g. {skipped[0]}")
+    if summary.sanitize.dropped or summary.sanitize.clipped:
+        click.echo(f"Detector boxes repaired: {summary.sanitize.describe()}")
+    for path in summary.outputs:
+        click.echo(f"Wrote {path}")
+    if summary.failures:
+        click.echo(f"{len(summary.failures)} image(s) failed; reasons are in the failures file above.", err=True)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------- list / plugins
+@cli.command(name="list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
+    """List components: name, kind, providing distribution and version, summary.
+
+    KIND is detectors, box_selectors, losses, models, datasets, writers, metrics or hooks
+    (singular works too); PATTERN is a glob such as 'sal*'.  With one argument that is not a
+    kind, it is taken as the pattern.  Plugin code is not imported.
+    """
+    from regionkit.registry import REGISTRIES, normalize_kind
+
+    kinds = list(REGISTRIES)
+    if kind is not None:
+        key = normalize_kind(kind)
+        if key is not None:
+            kinds = [key]
+        elif pattern is None:
+            pattern = kind
+        else:
+            from regionkit.registry.errors import ConfigError, did_you_mean
+            raise ConfigError(f"unknown kind '{kind}'{did_you_mean(kind, REGISTRIES)}; kinds: {', '.join(REGISTRIES)}")
+    infos = [info for k in kinds for info in REGISTRIES[k].list_components(pattern)]
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("No components match." if pattern else "No components registered.")
+        return
+    rows = [(i.name, i.kind, f"{i.distribution} {i.version}".strip(), i.summary) for i in infos]
+    _print_table(("NAME", "KIND", "PROVIDED BY", "SUMMARY"), rows)
+
+
+@cli.group(cls=_Group, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--check-imports", is_flag=True, help="Also import every component to find broken plugins.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool, check_imports: bool) -> None:
+    """Show each distribution that provides regionkit components, with its status or errors."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from regionkit.registry import REGISTRIES, get_index
+    from regionkit.registry.errors import PluginLoadError
+
+    index = get_index()
+    if check_imports:
+        for registry in REGISTRIES.values():
+            for cand in registry.candidates():
+                if cand.entry is not None:
+                    try:
+                        registry.load(cand)
+                    except PluginLoadError:
+                        pass  # recorded in the index by load()
+    dists = sorted(index.dists.values(), key=lambda d: (not d.is_builtin, d.name.lower()))
+    if as_json:
+        click.echo(json.dumps([{
+            "distribution": d.name, "version": d.version, "status": d.status_line(),
+            "components": [{"kind": e.kind, "name": e.name, "target": e.target} for e in d.entries],
+            "problems": d.problems} for d in dists], indent=2))
+        return
+    policy = index.policy
+    click.echo(f"Plugin autoload: {'on' if policy.autoload else 'off'}"
+               + (f"; enabled: {', '.join(sorted(policy.enabled))}" if policy.enabled else "")
+               + (f"; blocked: {', '.join(sorted(policy.blocked))}" if policy.blocked else ""))
+    rows = [(d.name, d.version, d.status_line(), str(len(d.entries))) for d in dists]
+    _print_table(("DISTRIBUTION", "VERSION", "STATUS", "COMPONENTS"), rows)
+    for d in dists:
+        for problem in d.problems:
+            click.echo(f"  ! {d.name}: {problem}")
+
+
+# ---------------------------------------------------------------------- config / samples
+@cli.group(cls=_Group)
+def config() -> None:
+    """Inspect config files."""
+
+
+@config.command(name="show")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE", help="Overrides to apply.")
+def config_show(config_path: str, cfg_options: tuple[str, ...]) -> None:
+    """Print CONFIG with its _base_ files merged and overrides applied."""
+    from regionkit.core.config import load_config
+
+    cfg = load_config(config_path, cfg_options)
+    click.echo(f"# resolved from {config_path}")
+    click.echo(cfg.pretty_text)
+
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def samples(out_dir: str) -> None:
+    """Write real sample photographs (shipped with scikit-image) into OUT_DIR."""
+    from regionkit.core.samples import write_sample_images
+
+    paths = write_sample_images(out_dir)
+    click.echo(f"Wrote {len(paths)} sample images to {out_dir}")
+
+
+# ---------------------------------------------------------------------- helpers
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths)] + [str(row[-1])]
+        click.echo("  ".join(cells).rstrip())
+
+
+def expand_cfg_options(argv: Sequence[str]) -> list[str]:
+    """Accept mmengine style ``--cfg-options a=1 b=2``: each KEY=VALUE after the flag gets its own flag."""
+    out: list[str] = []
+    in_options = False
+    for arg in argv:
+        if arg in ("--cfg-options", "-o"):
+            in_options = True
+            continue
+        if in_options and "=" in arg and not arg.startswith("-"):
+            out.extend(["--cfg-options", arg])
+            continue
+        in_options = False
+        out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point (``regionkit``)."""
+    args = expand_cfg_options(sys.argv[1:] if argv is None else argv)
+    cli.main(args=args, prog_name="regionkit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Pure-numpy operations on ``(N, 4)`` pixel ``xyxy`` arrays.
+
+These are the general-purpose versions.  Paper-faithful variants with their quirks (for
+example Patch Matters' IoU with a zeroed diagonal) live next to the algorithm that needs
+them, in :mod:`regionkit.plugins.selectors`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["box_area", "pairwise_iou", "enclosing_box", "clip_xyxy", "xywh_to_xyxy", "xyxy_to_xywh",
+           "normalize_xyxy", "denormalize_xyxy"]
+
+
+def box_area(xyxy: np.ndarray) -> np.ndarray:
+    """Areas of ``(N, 4)`` boxes; inverted boxes count as 0."""
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    wh = np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None)
+    return wh[:, 0] * wh[:, 1]
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """``(N, M)`` intersection-over-union matrix; 0 where the union is empty."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = a if b is None else np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return iou
+
+
+def enclosing_box(xyxy: np.ndarray) -> np.ndarray:
+    """The smallest box containing every box (the "union" box); ``ValueError`` if empty."""
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if len(xyxy) == 0:
+        raise ValueError("enclosing_box of no boxes is undefined")
+    return np.concatenate([xyxy[:, :2].min(axis=0), xyxy[:, 2:].max(axis=0)])
+
+
+def clip_xyxy(xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Clip into ``[0, width] x [0, height]``."""
+    w, h = image_size
+    return np.clip(np.asarray(xyxy, dtype=np.float64).reshape(-1, 4), 0, [w, h, w, h])
+
+
+def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    out = np.array(xywh, dtype=np.float64).reshape(-1, 4)
+    out[:, 2:] += out[:, :2]
+    return out
+
+
+def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:
+    out = np.array(xyxy, dtype=np.float64).reshape(-1, 4)
+    out[:, 2:] -= out[:, :2]
+    return out
+
+
+def normalize_xyxy(xyxy: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Pixel ``xyxy`` to ``xyxy_norm`` (divided by width and height)."""
+    w, h = image_size
+    return np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) / np.array([w, h, w, h], dtype=np.float64)
+
+
+def denormalize_xyxy(xyxy_norm: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    w, h = image_size
+    return np.asarray(xyxy_norm, dtype=np.float64).reshape(-1, 4) * np.array([w, h, w, h], dtype=np.float64)

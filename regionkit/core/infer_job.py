@@ -1,0 +1,125 @@
+"""Build an inference run from a config and execute it (the code path behind ``regionkit infer``).
+
+Config layout (see ``configs/``)::
+
+    dataset   = dict(type='image_folder', root='path/to/images')       # --images overrides root
+    detector  = dict(type='saliency', threshold=0.5)
+    selectors = [dict(type='patch_matters_score_filter', input='detections', output='kept'), ...]
+    writers   = [dict(type='patch_matters_four_box'), ...]              # optional name='...'
+    runtime   = dict(batch_size=4, seed=0)
+"""
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from regionkit.core.config import load_config
+from regionkit.core.runner import InferenceRunner, RunSummary, SelectorStage
+from regionkit.registry.errors import ConfigError, did_you_mean
+
+__all__ = ["build_runner", "run_infer", "default_out_dir"]
+
+_TOP_LEVEL_KEYS = ("dataset", "detector", "selectors", "writers", "runtime")
+_RUNTIME_KEYS = ("batch_size", "seed")
+
+
+def default_out_dir(config_path: str | Path) -> Path:
+    """``work_dirs/<config file stem>``, relative to the current folder."""
+    return Path("work_dirs") / Path(config_path).stem
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:  # never import torch just to seed it
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _stage_list(cfg: Any) -> list[SelectorStage]:
+    from regionkit.registry import BOX_SELECTORS
+
+    raw = cfg.get("selectors") or []
+    if not isinstance(raw, (list, tuple)):
+        raise ConfigError("'selectors' must be a list of dicts, each with a 'type'")
+    stages, previous = [], "detections"
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ConfigError(f"selectors[{i}] must be a dict with a 'type', got {item!r}")
+        params = dict(item)
+        source = params.pop("input", previous)
+        target = params.pop("output", None) or str(params.get("type", f"stage{i}")).rpartition(".")[2]
+        stages.append(SelectorStage(BOX_SELECTORS.build(params), str(source), str(target)))
+        previous = str(target)
+    return stages
+
+
+def _writers(cfg: Any) -> dict[str, Any]:
+    from regionkit.registry import WRITERS
+
+    raw = cfg.get("writers") or []
+    if not raw:
+        raise ConfigError("the config has no 'writers': nothing would be saved")
+    writers: dict[str, Any] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ConfigError(f"writers[{i}] must be a dict with a 'type', got {item!r}")
+        params = dict(item)
+        name = str(params.pop("name", None) or params.get("type"))
+        if name in writers:
+            raise ConfigError(f"two writers are named '{name}'; give one a distinct name='...'")
+        writers[name] = WRITERS.build(params)
+    return writers
+
+
+def build_runner(cfg: Any, progress: bool = True, hook: Any = None) -> tuple[InferenceRunner, Any]:
+    """Build ``(runner, dataset)`` from a loaded config."""
+    from regionkit.registry import DATASETS, DETECTORS
+
+    unknown = [k for k in cfg.keys() if k not in _TOP_LEVEL_KEYS and not k.startswith("_")]
+    for key in unknown:
+        hint = did_you_mean(key, _TOP_LEVEL_KEYS)
+        if hint:  # a near miss of a known key is surely a typo; other keys may be helper variables
+            raise ConfigError(f"unknown top-level config key '{key}'{hint}")
+    for key in ("dataset", "detector"):
+        if not cfg.get(key):
+            raise ConfigError(f"the config has no '{key}' section")
+    runtime = dict(cfg.get("runtime") or {})
+    for key in runtime:
+        if key not in _RUNTIME_KEYS:
+            raise ConfigError(f"unknown runtime option '{key}'{did_you_mean(key, _RUNTIME_KEYS)}; "
+                              f"runtime accepts: {', '.join(_RUNTIME_KEYS)}")
+    _seed_everything(int(runtime.get("seed", 0)))
+    dataset = DATASETS.build(dict(cfg["dataset"]))
+    detector = DETECTORS.build(dict(cfg["detector"]))
+    try:
+        runner = InferenceRunner(detector, _stage_list(cfg), _writers(cfg), batch_size=int(runtime.get("batch_size", 1)),
+                                 hook=hook, progress=progress)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc
+    return runner, dataset
+
+
+def run_infer(config_path: str | Path, images: str | Path | None = None, out_dir: str | Path | None = None,
+              cfg_options: Iterable[str] = (), progress: bool = True,
+              extra_plugins: Iterable[Any] = ()) -> tuple[RunSummary, Any]:
+    """Load the config, apply overrides, build everything, run, and return ``(summary, dataset)``."""
+    from regionkit.registry.lifecycle import create_plugin_manager
+
+    options = list(cfg_options)
+    if images is not None:
+        options.append(f"dataset.root={str(images)!r}")
+    cfg = load_config(config_path, options)
+    pm = create_plugin_manager(extra_plugins)
+    runner, dataset = build_runner(cfg, progress=progress, hook=pm.hook)
+    if len(dataset) == 0:
+        raise ConfigError(f"no images found in {getattr(dataset, 'root', 'the dataset')}"
+                          f" (extensions: {', '.join(getattr(dataset, 'extensions', ()))})")
+    out = Path(out_dir) if out_dir is not None else default_out_dir(config_path)
+    summary = runner.run(dataset, out, config=cfg.to_dict())
+    return summary, dataset

@@ -1,0 +1,95 @@
+"""The contracts that detector, box-selector and writer plugins implement.
+
+A plugin does not have to inherit from these classes; anything with the same methods
+works.  Inheriting documents intent and gives the defaults below.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from regionkit.core.boxes import Boxes
+
+__all__ = ["BaseDetector", "BaseBoxSelector", "BaseWriter", "ImageResult"]
+
+
+class BaseDetector(abc.ABC):
+    """Turns images into scored boxes.
+
+    ``detect`` receives a batch of RGB ``uint8`` arrays of shape ``(H, W, 3)`` (already
+    EXIF-rotated) and returns one :class:`Boxes` per image, with pixel ``xyxy`` boxes on
+    that image, sorted by descending score, ``image_size == (W, H)``.
+    """
+
+    @abc.abstractmethod
+    def detect(self, images: Sequence[np.ndarray]) -> list[Boxes]:
+        """Detect boxes in each image of the batch."""
+
+
+class BaseBoxSelector(abc.ABC):
+    """Maps one box set of an image to another (filter, merge, derive regions).
+
+    Selectors are pure: the output depends only on the input boxes and ``image_size``.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, boxes: Boxes) -> Boxes:
+        """Return the selected or derived boxes for the same image."""
+
+
+@dataclass
+class ImageResult:
+    """Everything the runner knows about one image after detection and selection.
+
+    ``path`` is the image path as the dataset built it (folder argument joined with the
+    relative name, as the original scripts keyed their JSON); ``rel_path`` is relative to
+    the dataset root with ``/`` separators.  ``regions`` maps each selector stage's output
+    name to its boxes; ``"detections"`` is the detector's (sanitised) output.
+    """
+
+    path: str
+    rel_path: str
+    image_size: tuple[int, int]
+    detections: Boxes
+    regions: dict[str, Boxes] = field(default_factory=dict)
+
+    def region(self, name: str) -> Boxes:
+        if name == "detections":
+            return self.detections
+        try:
+            return self.regions[name]
+        except KeyError:
+            known = ", ".join(["detections", *self.regions]) or "none"
+            raise KeyError(f"no region set named {name!r}; this run produces: {known}") from None
+
+
+class BaseWriter(abc.ABC):
+    """Collects one record per image and writes output files at the end of a run.
+
+    The runner calls ``make_record`` for each image, lets lifecycle hooks change the
+    record, then passes it to ``add_record``; ``finalize`` writes the files (atomically)
+    and returns their paths.  ``required_regions`` names the region sets the writer reads,
+    so a misconfigured pipeline fails before any image is processed.
+    """
+
+    #: default output file name, relative to the run's output folder
+    filename: str = ""
+
+    def required_regions(self) -> set[str]:
+        return set()
+
+    @abc.abstractmethod
+    def make_record(self, result: ImageResult) -> Any:
+        """Build this writer's JSON-serialisable record for one image."""
+
+    @abc.abstractmethod
+    def add_record(self, result: ImageResult, record: Any) -> None:
+        """Keep a (possibly hook-modified) record for the final file."""
+
+    @abc.abstractmethod
+    def finalize(self, out_dir: Path) -> list[Path]:
+        """Write the output files under ``out_dir`` and return their paths."""

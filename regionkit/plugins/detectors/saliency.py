@@ -1,0 +1,266 @@
+"""Spectral-residual saliency boxes (Hou & Zhang, CVPR 2007) without OpenCV.
+
+The box recipe used by the CIRR region-loss code runs OpenCV-contrib's
+``StaticSaliencySpectralResidual``, thresholds ``map * 255`` at 127 and takes the bounding
+rectangles of the external contours.  :class:`SaliencyDetector` re-implements the same idea
+with numpy, scipy and Pillow only, and scores every box so it fits the detector contract.
+
+Pipeline, per image (``W x H`` pixels):
+
+1. grey levels with ITU-R BT.601 luma weights (0.299 R + 0.587 G + 0.114 B), scaled to
+   ``[0, 1]``; grayscale input is used as is, the alpha channel of RGBA input is dropped;
+2. resize to ``resize_width`` x ``max(1, round(H * resize_width / W))`` (aspect ratio kept)
+   with Pillow's bilinear filter, which is antialiased when it shrinks;
+3. 2-D FFT; ``L = log(amplitude)`` (amplitudes are floored at ``1e-6`` times their mean so
+   exact spectral zeros do not give ``-inf``), ``P = phase``;
+4. spectral residual ``R = L - mean3x3(L)``; the 3x3 mean wraps around the spectrum's edges
+   because the spectrum is periodic;
+5. saliency ``S = |IFFT(exp(R + i P))|^2``, blurred with a Gaussian of ``blur_sigma``
+   pixels *of the working resolution* (``scipy.ndimage.gaussian_filter``, kernel truncated at
+   4 sigma; 0 disables the blur).  Outside the image counts as zero, like the ``imfilter``
+   default of the authors' reference code: the FFT treats the image as periodic, so the
+   jump between opposite borders shows up as saliency along the edges and in the corners,
+   and zero padding damps it;
+6. min-max normalisation to ``[0, 1]``; a constant image (grey levels varying by at most
+   ``1e-6`` at the working resolution) gives an all-zero map;
+7. bilinear upsampling (Pillow) back to ``W x H``; this is :meth:`SaliencyDetector.saliency_map`;
+8. pixels with saliency strictly above ``threshold`` form 8-connected components
+   (``scipy.ndimage.label``), labelled at the **full** image resolution so boxes are exact
+   pixel boxes: a component covering columns 10..19 gives ``x1 = 10, x2 = 20``;
+9. each component's score is the mean saliency over its own pixels (so it lies in
+   ``(threshold, 1]``); components whose bounding-box area is below ``min_area_frac`` of the
+   image area are dropped; the rest are sorted by descending score (stable; ties: larger box
+   first, then raster order of the component) and at most ``max_regions`` are kept.
+
+Differences from OpenCV-contrib's implementation and the CIRR recipe, on purpose: the
+working image keeps the aspect ratio (OpenCV squeezes it to 64x64); the squared magnitude is
+blurred with a zero-padded Gaussian of ``blur_sigma`` and min-max normalised, as in the
+paper's reference code (OpenCV blurs the magnitude with a 5x5, sigma-8 kernel with reflected
+borders, squares it and divides by the maximum); ``threshold = 0.5`` stands for the recipe's
+``map * 255 > 127`` (i.e. ``> 0.498``); boxes are ranked by mean saliency, not contour area,
+and filtered by ``min_area_frac`` (the recipe keeps the 3 largest contours with area > 1%);
+holes inside a component do not matter, as with OpenCV's ``RETR_EXTERNAL`` contours.
+
+Cost: the spectrum work is fixed (a ``resize_width``-wide FFT); the rest is linear in the
+pixel count because the threshold and labelling run at full resolution (about 4 ms for a
+512 x 512 image, 0.5 s for 12 megapixels on one CPU core).  Very tall, narrow images get a
+tall working image, since the working *width* is fixed.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from regionkit.core.boxes import Boxes
+from regionkit.core.interfaces import BaseDetector
+
+__all__ = ["SaliencyDetector"]
+
+_LUMA_601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_CONSTANT_TOL = 1e-6      # grey-level range (0..1 scale) at or below which an image is constant
+_AMPLITUDE_FLOOR = 1e-6   # amplitudes are floored at this fraction of their mean before log
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    out = float(value)
+    if not np.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+class SaliencyDetector(BaseDetector):
+    """Spectral-residual saliency boxes (Hou & Zhang 2007); numpy/scipy only, no model, no OpenCV.
+
+    Parameters (keyword only):
+
+    resize_width:
+        Width in pixels of the working image the spectrum is computed on (>= 8; the height
+        follows the aspect ratio, at least 1).  64 as in OpenCV.
+    blur_sigma:
+        Standard deviation, in working-resolution pixels, of the Gaussian that smooths the
+        raw saliency (>= 0; 0 disables it).  2.5 at width 64 is about 4% of the width.
+    threshold:
+        Saliency level in ``(0, 1)``; pixels strictly above it are salient.  0.5 mirrors the
+        field's ``map * 255 > 127``.
+    min_area_frac:
+        Components whose bounding box covers less than this fraction of the image area are
+        dropped (``[0, 1)``).
+    max_regions:
+        At most this many boxes per image (>= 1), the highest-scoring ones.
+    label_name:
+        The label name of every box (the label id is always 0).
+
+    See the module docstring for the exact pipeline.  The detector is deterministic and
+    keeps no state between images.
+    """
+
+    def __init__(
+        self,
+        *,
+        resize_width: int = 64,
+        blur_sigma: float = 2.5,
+        threshold: float = 0.5,
+        min_area_frac: float = 0.001,
+        max_regions: int = 5,
+        label_name: str = "salient",
+    ) -> None:
+        self.resize_width = _check_int("resize_width", resize_width, 8)
+        self.blur_sigma = _check_float("blur_sigma", blur_sigma)
+        if self.blur_sigma < 0:
+            raise ValueError(f"blur_sigma must be >= 0 (0 disables the blur), got {blur_sigma!r}")
+        self.threshold = _check_float("threshold", threshold)
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold!r}")
+        self.min_area_frac = _check_float("min_area_frac", min_area_frac)
+        if not 0.0 <= self.min_area_frac < 1.0:
+            raise ValueError(f"min_area_frac must lie in [0, 1), got {min_area_frac!r}")
+        self.max_regions = _check_int("max_regions", max_regions, 1)
+        if not isinstance(label_name, str) or not label_name:
+            raise ValueError(f"label_name must be a non-empty string, got {label_name!r}")
+        self.label_name = label_name
+
+    def __repr__(self) -> str:
+        return (f"SaliencyDetector(resize_width={self.resize_width}, blur_sigma={self.blur_sigma}, "
+                f"threshold={self.threshold}, min_area_frac={self.min_area_frac}, "
+                f"max_regions={self.max_regions}, label_name={self.label_name!r})")
+
+    # ------------------------------------------------------------------ public API
+    def detect(self, images: Sequence[np.ndarray]) -> list[Boxes]:
+        """Boxes around the salient regions of each image, best first.
+
+        ``images`` is a sequence (list, tuple, or an ``(N, H, W[, C])`` array) of ``uint8``
+        arrays shaped ``(H, W, 3)`` (RGB), ``(H, W, 4)`` (RGBA; alpha ignored), ``(H, W)``
+        or ``(H, W, 1)`` (grayscale).  Returns one :class:`Boxes` per image with
+        ``image_size == (W, H)``, label 0 and scores in ``(threshold, 1]``, sorted by
+        descending score; an image without salient regions gets empty boxes.
+        """
+        if isinstance(images, np.ndarray) and images.ndim < 4:
+            raise ValueError(
+                f"detect expects a sequence of images, got a single array of shape {images.shape}; "
+                "wrap one image in a list")
+        return [self._detect_one(image, index) for index, image in enumerate(images)]
+
+    def saliency_map(self, image: np.ndarray) -> np.ndarray:
+        """The ``(H, W)`` float32 saliency map of one image, with values in ``[0, 1]``.
+
+        Accepts the same image layouts as :meth:`detect`.  A constant image gives zeros.
+        """
+        return self._full_map(_to_gray(image))
+
+    # ------------------------------------------------------------------ internals
+    def _working_map(self, gray: np.ndarray) -> np.ndarray:
+        """Normalised saliency at the working resolution (float64, values in [0, 1])."""
+        from PIL import Image
+        from scipy import ndimage
+
+        height, width = gray.shape
+        work_w = self.resize_width
+        work_h = max(1, int(round(height * work_w / width)))
+        small = np.asarray(
+            Image.fromarray(gray).resize((work_w, work_h), Image.Resampling.BILINEAR),
+            dtype=np.float64)
+        if float(np.ptp(gray)) == 0.0 or float(np.ptp(small)) <= _CONSTANT_TOL:
+            return np.zeros((work_h, work_w), dtype=np.float64)
+
+        spectrum = np.fft.fft2(small)
+        amplitude = np.abs(spectrum)
+        phase = np.angle(spectrum)
+        log_amplitude = np.log(np.maximum(amplitude, _AMPLITUDE_FLOOR * amplitude.mean()))
+        residual = log_amplitude - ndimage.uniform_filter(log_amplitude, size=3, mode="wrap")
+        saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
+        if self.blur_sigma > 0:
+            # zero padding, as in Hou & Zhang's reference code (MATLAB imfilter's default):
+            # it damps the bright borders the FFT's wrap-around edges would otherwise give
+            saliency = ndimage.gaussian_filter(saliency, sigma=self.blur_sigma, mode="constant",
+                                               cval=0.0)
+
+        low, high = float(saliency.min()), float(saliency.max())
+        span = high - low
+        if not np.isfinite(span) or span <= 1e-12 * max(abs(high), 1e-300):
+            return np.zeros_like(saliency)
+        return (saliency - low) / span
+
+    def _full_map(self, gray: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        height, width = gray.shape
+        small = self._working_map(gray)
+        if not small.any():
+            return np.zeros((height, width), dtype=np.float32)
+        full = Image.fromarray(small.astype(np.float32)).resize(
+            (width, height), Image.Resampling.BILINEAR)
+        return np.clip(np.asarray(full, dtype=np.float32), 0.0, 1.0)
+
+    def _detect_one(self, image: np.ndarray, index: int) -> Boxes:
+        from scipy import ndimage
+
+        gray = _to_gray(image, index)
+        height, width = gray.shape
+        size = (width, height)
+        saliency = self._full_map(gray)
+        mask = saliency > self.threshold
+        if not mask.any():
+            return Boxes.empty(size)
+
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+        slices = ndimage.find_objects(labels)
+        # per-component pixel counts and saliency sums, over the salient pixels only
+        ids = labels[mask]
+        pixel_counts = np.bincount(ids, minlength=count + 1)[1:]
+        sums = np.bincount(ids, weights=saliency[mask].astype(np.float64), minlength=count + 1)[1:]
+        scores = sums / pixel_counts
+        xyxy = np.array([[sl[1].start, sl[0].start, sl[1].stop, sl[0].stop] for sl in slices],
+                        dtype=np.float64)
+        areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+
+        keep = areas >= self.min_area_frac * float(width * height)
+        xyxy, scores, areas = xyxy[keep], scores[keep], areas[keep]
+        if len(xyxy) == 0:
+            return Boxes.empty(size)
+        # lexsort is stable and sorts by its last key first: score desc, then area desc,
+        # then component (raster) order.
+        order = np.lexsort((-areas, -scores))[: self.max_regions]
+        n = len(order)
+        return Boxes.create(
+            xyxy[order], size, scores=np.clip(scores[order], 0.0, 1.0),
+            labels=np.zeros(n, dtype=np.int64), label_names=(self.label_name,) * n)
+
+
+def _to_gray(image: object, index: int | None = None) -> np.ndarray:
+    """Validate one image and return its float32 (H, W) grey levels in [0, 1]."""
+    where = "image" if index is None else f"image {index}"
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{where}: expected a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"{where}: expected dtype uint8, got {image.dtype}; "
+                         "convert to 8-bit (0..255) first")
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        channels = image.shape[2]
+    elif image.ndim == 2:
+        channels = 0
+    else:
+        raise ValueError(f"{where}: expected shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                         f"got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{where}: empty image of shape {image.shape}")
+    if channels in (0, 1):
+        plane = image if channels == 0 else image[:, :, 0]
+        return plane * np.float32(1.0 / 255.0)
+    # channel by channel: a (H, W, 3) float copy and a matmul are several times slower
+    weights = _LUMA_601 / np.float32(255.0)
+    gray = image[:, :, 0] * weights[0]
+    gray += image[:, :, 1] * weights[1]
+    gray += image[:, :, 2] * weights[2]
+    return gray

@@ -1,0 +1,1 @@
+"""Sample regionkit plugin (test fixture)."""

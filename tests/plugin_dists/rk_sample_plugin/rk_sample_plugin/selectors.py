@@ -1,0 +1,13 @@
+"""Selectors of the sample plugin."""
+import numpy as np
+
+from regionkit.core.interfaces import BaseBoxSelector
+
+
+class LargestOnly(BaseBoxSelector):
+    """Keep only the largest box."""
+
+    def __call__(self, boxes):
+        if len(boxes) == 0:
+            return boxes
+        return boxes[[int(np.argmax(boxes.areas))]]
