@@ -26,7 +26,7 @@ __all__ = ["Boxes", "SanitizeReport"]
 
 
 def _as_xyxy(xyxy: object) -> np.ndarray:
-    arr = np.asarray(xyxy, dtype=np.float64)
+    arr = np.array(xyxy, dtype=np.float64)  # a copy: Boxes must not alias the caller's array
     if arr.size == 0:
         return np.zeros((0, 4), dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -80,8 +80,10 @@ class Boxes:
     def __post_init__(self) -> None:
         xyxy = _as_xyxy(self.xyxy)
         n = len(xyxy)
-        scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
-        labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        scores = np.array(self.scores, dtype=np.float64).reshape(-1)
+        labels = np.array(self.labels, dtype=np.int64).reshape(-1)
+        if isinstance(self.label_names, (str, bytes)):
+            raise TypeError("label_names must be a sequence of strings (one per box), not a single string")
         names = tuple(str(s) for s in self.label_names)
         if len(scores) != n or len(labels) != n or len(names) != n:
             raise ValueError(
@@ -137,8 +139,12 @@ class Boxes:
 
     def __getitem__(self, index: object) -> "Boxes":
         """Select boxes by a boolean mask, an index array or a slice."""
+        if isinstance(index, (bool, np.bool_)):
+            raise IndexError("a single bool is not a valid box index; use a boolean mask")
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
+        elif not isinstance(index, (slice, tuple)) and np.size(index) == 0:
+            index = np.zeros(0, dtype=np.int64)  # an empty list/array selects nothing, whatever its dtype
         idx = np.arange(len(self))[index]  # type: ignore[index]
         return Boxes(
             xyxy=self.xyxy[idx], scores=self.scores[idx], labels=self.labels[idx],

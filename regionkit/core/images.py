@@ -17,7 +17,10 @@ class ImageLoadError(Exception):
 def _to_rgb_array(im: Image.Image) -> np.ndarray:
     if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit integer or float grey
         a = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if a.max(initial=0) > 255 else 255.0
+        if im.mode.startswith("I;16"):  # a known 16-bit range, however dark the image is
+            top = 65535.0
+        else:  # "I" / "F": the bit depth is unknown, guess it from the values
+            top = 65535.0 if a.max(initial=0) > 255 else 255.0
         grey = np.clip(a * (255.0 / top), 0, 255).round().astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if im.mode != "RGB":

@@ -93,7 +93,6 @@ def build_runner(cfg: Any, progress: bool = True, hook: Any = None) -> tuple[Inf
             raise ConfigError(f"unknown runtime option '{key}'{did_you_mean(key, _RUNTIME_KEYS)}; "
                               f"runtime accepts: {', '.join(_RUNTIME_KEYS)}")
     _seed_everything(int(runtime.get("seed", 0)))
-    dataset = DATASETS.build(dict(cfg["dataset"]))
     detector = DETECTORS.build(dict(cfg["detector"]))
     try:
         runner = InferenceRunner(detector, _stage_list(cfg), _writers(cfg), batch_size=int(runtime.get("batch_size", 1)),
@@ -102,6 +101,7 @@ def build_runner(cfg: Any, progress: bool = True, hook: Any = None) -> tuple[Inf
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(str(exc)) from exc
+    dataset = DATASETS.build(dict(cfg["dataset"]))  # last: config mistakes surface before folder problems
     return runner, dataset
 
 

@@ -1,0 +1,29 @@
+# Two entry points for a fresh clone (see README "Quick start"):
+#   make demo   set up .venv and run the main job on bundled sample photographs
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.regionkit-installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when packaging metadata (dependencies, entry points) changes.
+$(STAMP): setup.py pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/regionkit samples work_dirs/samples
+	$(VENV)/bin/regionkit infer configs/saliency_four_box.py --images work_dirs/samples --out-dir work_dirs/saliency_four_box
+
+test: setup
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) work_dirs build *.egg-info
