@@ -413,3 +413,4 @@ class TestSanitize:
         total = SanitizeReport(1, 2, 3, 4) + SanitizeReport(10, 20, 30, 40)
         assert total == SanitizeReport(non_finite=11, inverted=22, outside=33, clipped=44)
         assert total.dropped == 66  # clipped boxes are kept, not dropped
+

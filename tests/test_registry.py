@@ -149,8 +149,10 @@ def test_allow_list_with_unknown_name_is_an_error(plugin_site):
     plugin_site("toy-dets", "1.0", {"regionkit.detectors": ["toy = toy_x_mod:Toy"]}, {"toy_x_mod.py": TOY_DETECTOR})
     with pytest.raises(PluginPolicyError, match="unknown plugin 'toy_dest'.*did you mean 'toy_dets'"):
         configure_plugins(PluginPolicy.from_specs(["no:toy-dest"]))
+        get_index()
     with pytest.raises(PluginPolicyError, match="cannot be blocked"):
         configure_plugins(PluginPolicy.from_specs(["no:regionkit"]))
+        get_index()
 
 
 def test_in_process_registration_same_object_is_noop_and_clash_names_both():

@@ -111,6 +111,8 @@ class Boxes:
         """Build boxes from array-likes; missing fields get defaults (score 1, label -1, name "")."""
         arr = _as_xyxy(xyxy)
         n = len(arr)
+        if isinstance(label_names, (str, bytes)):
+            raise TypeError("label_names must be a sequence of strings (one per box), not a single string")
         return cls(
             xyxy=arr,
             scores=np.ones(n) if scores is None else scores,

@@ -223,12 +223,11 @@ def get_index() -> PluginIndex:
     return _INDEX
 
 
-def configure_plugins(policy: PluginPolicy | None) -> PluginIndex:
-    """Set the plugin policy (``None``: from the environment) and rebuild the index."""
+def configure_plugins(policy: PluginPolicy | None) -> None:
+    """Set the plugin policy (``None``: from the environment); the index is rebuilt on next use."""
     global _POLICY, _INDEX
     _POLICY = policy
     _INDEX = None
-    return get_index()
 
 
 def refresh_index() -> PluginIndex:
