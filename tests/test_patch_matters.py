@@ -315,8 +315,7 @@ def test_four_box_writer_layout(tmp_path: Path) -> None:
     result = _run_chain(_raw_detections())
     writer = PatchMattersFourBoxWriter()
     assert writer.required_regions() == {"merged", "four_box", "two_box"}
-    writer.add_record(result, writer.make_record(result))
-    paths = writer.finalize(tmp_path)
+    paths = writer.finalize(tmp_path, [writer.make_record(result)])
     assert paths == [tmp_path / "four_box.json"]
     expected = [{
         "image": "coco_sample_data_Image_Textualization/000000247929.jpg",
@@ -335,8 +334,7 @@ def test_object_box_writer_layout(tmp_path: Path) -> None:
     result = _run_chain(_raw_detections())
     writer = PatchMattersObjectBoxWriter()
     assert writer.required_regions() == {"kept"}
-    writer.add_record(result, writer.make_record(result))
-    paths = writer.finalize(tmp_path)
+    paths = writer.finalize(tmp_path, [writer.make_record(result)])
     assert paths == [tmp_path / "object_box.json"]
     bbox = [[float(v) for v in b] for b in KEPT]
     expected = {IMAGE_PATH: {"image": IMAGE_PATH, "bbox": bbox, "name": KEPT_NAMES, "label": KEPT_LABELS}}
@@ -349,8 +347,7 @@ def test_object_box_writer_whole_image_fallback_entry(tmp_path: Path) -> None:
     detections = Boxes.create([[10, 10, 50, 50]], (W, H), scores=[0.2], labels=[3], label_names=["car"])
     result = _run_chain(detections, path="imgs/a/b.jpg")
     writer = PatchMattersObjectBoxWriter(filename="sub/objects.json")
-    writer.add_record(result, writer.make_record(result))
-    (path,) = writer.finalize(tmp_path)
+    (path,) = writer.finalize(tmp_path, [writer.make_record(result)])
     assert path == tmp_path / "sub" / "objects.json"
     assert _load_ordered(path) == [("imgs/a/b.jpg", [("image", "imgs/a/b.jpg"), ("bbox", [[0.0, 0.0, 639.0, 426.0]]),
                                                      ("name", ["None"]), ("label", [1008611])])]
@@ -363,11 +360,8 @@ def test_end_to_end_spec_sample(tmp_path: Path) -> None:
                _run_chain(Boxes.create([[10, 10, 50, 50]], (W, H), scores=[0.1], labels=[3],
                                        label_names=["car"]), path=second)]
     four_writer, obj_writer = PatchMattersFourBoxWriter(), PatchMattersObjectBoxWriter()
-    for result in results:
-        for writer in (four_writer, obj_writer):
-            writer.add_record(result, writer.make_record(result))
-    (four_path,) = four_writer.finalize(tmp_path)
-    (obj_path,) = obj_writer.finalize(tmp_path)
+    (four_path,) = four_writer.finalize(tmp_path, (four_writer.make_record(r) for r in results))
+    (obj_path,) = obj_writer.finalize(tmp_path, (obj_writer.make_record(r) for r in results))
 
     four = json.loads(four_path.read_text(encoding="utf-8"))
     assert four == [
@@ -398,7 +392,7 @@ def test_writer_reports_missing_region_set() -> None:
 
 
 def test_empty_run_writes_empty_containers(tmp_path: Path) -> None:
-    (four_path,) = PatchMattersFourBoxWriter().finalize(tmp_path)
-    (obj_path,) = PatchMattersObjectBoxWriter().finalize(tmp_path)
+    (four_path,) = PatchMattersFourBoxWriter().finalize(tmp_path, [])
+    (obj_path,) = PatchMattersObjectBoxWriter().finalize(tmp_path, iter(()))
     assert json.loads(four_path.read_text()) == []
     assert json.loads(obj_path.read_text()) == {}

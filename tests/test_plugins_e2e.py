@@ -107,7 +107,8 @@ def regionkit_after_detection(result):   # typo: the hook is regionkit_after_det
 def test_lifecycle_plugins_observe_and_change_results(plugin_site, sample_images, tmp_path):
     plugin_site("rk-audit", "1.0", {"regionkit.lifecycle": ["audit = rk_audit_mod"]}, {"rk_audit_mod.py": AUDIT_PLUGIN})
     plugin_site("rk-typo", "1.0", {"regionkit.lifecycle": ["typo = rk_typo_mod"]}, {"rk_typo_mod.py": TYPO_PLUGIN})
-    summary, _ = run_infer(SALIENCY_CFG, images=sample_images, out_dir=tmp_path / "out", progress=False)
+    (run,) = run_infer(SALIENCY_CFG, images=sample_images, out_dir=tmp_path / "out", progress=False)
+    summary = run.summary
     assert summary.ok
     import rk_audit_mod
 
@@ -123,6 +124,7 @@ def test_lifecycle_plugins_observe_and_change_results(plugin_site, sample_images
 def test_lifecycle_plugin_that_fails_to_import_does_not_stop_the_run(plugin_site, sample_images, tmp_path):
     plugin_site("rk-crash", "1.0", {"regionkit.lifecycle": ["crash = rk_crash_mod"]},
                 {"rk_crash_mod.py": "raise RuntimeError('boom at import')\n"})
-    summary, _ = run_infer(SALIENCY_CFG, images=sample_images, out_dir=tmp_path / "out", progress=False)
+    (run,) = run_infer(SALIENCY_CFG, images=sample_images, out_dir=tmp_path / "out", progress=False)
+    summary = run.summary
     assert summary.ok and (tmp_path / "out" / "four_box.json").exists()
     assert any("rk-crash 1.0" in p and "boom at import" in p for p in get_index().problems())

@@ -16,4 +16,4 @@ writers = [
     dict(type='patch_matters_object_box', filename='object_box.json', boxes='kept'),
 ]
 
-runtime = dict(batch_size=4, seed=0)
+runtime = dict(batch_size=4, num_workers=2, seed=0)

@@ -69,28 +69,42 @@ def cli(ctx: click.Context, no_plugins: bool, plugin_specs: tuple[str, ...], deb
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Output folder [default: work_dirs/<config name>].")
 @click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE",
               help="Override config values, e.g. detector.threshold=0.4 runtime.batch_size=8 (several allowed).")
+@click.option("--max-images", type=int, help="Process only the first N images (in dataset order).")
+@click.option("--split", help="Dataset split to run (sets dataset.split), e.g. train, val, test1.")
+@click.option("--all-splits", is_flag=True, help="Run every split the dataset defines, each into OUT_DIR/<split>/.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in the same output folder.")
+@click.option("--overwrite", is_flag=True, help="Discard an unfinished run in the output folder and start again.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tuple[str, ...], no_progress: bool) -> None:
-    """Run CONFIG's detector, box selectors and writers over a folder of images.
+def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tuple[str, ...], max_images: int | None,
+          split: str | None, all_splits: bool, resume: bool, overwrite: bool, no_progress: bool) -> None:
+    """Run CONFIG's detector, box selectors and writers over a dataset of images.
 
-    Writes the writers' files (e.g. four_box.json, object_box.json) to the output folder.
-    Images that cannot be read are listed with a reason in failures.json; the command then
-    exits with code 1.
+    Writes the writers' files (e.g. four_box.json, object_box.json) to the output folder,
+    plus journal.jsonl, which records every image as it finishes: if a run is killed,
+    run the same command with --resume to continue; the final files are identical to an
+    uninterrupted run's.  Images that cannot be read are listed with a reason in
+    failures.json; the command then exits with code 1.
     """
     from regionkit.core.infer_job import run_infer
 
-    summary, dataset = run_infer(config, images=images, out_dir=out_dir, cfg_options=cfg_options,
-                                 progress=not no_progress)
-    skipped = getattr(dataset, "skipped", [])
-    click.echo(f"Processed {summary.num_ok}/{summary.num_images} images in {summary.seconds:.1f}s.")
-    if skipped:
-        click.echo(f"Skipped {len(skipped)} non-image file(s) in the folder, e.g. {skipped[0]}")
-    if summary.sanitize.dropped or summary.sanitize.clipped:
-        click.echo(f"Detector boxes repaired: {summary.sanitize.describe()}")
-    for path in summary.outputs:
-        click.echo(f"Wrote {path}")
-    if summary.failures:
-        click.echo(f"{len(summary.failures)} image(s) failed; reasons are in the failures file above.", err=True)
+    runs = run_infer(config, images=images, out_dir=out_dir, cfg_options=cfg_options, progress=not no_progress,
+                     max_images=max_images, split=split, all_splits=all_splits, resume=resume, overwrite=overwrite)
+    failed = 0
+    for run in runs:
+        summary = run.summary
+        label = f"[{run.split}] " if run.split else ""
+        resumed = f" ({summary.num_resumed} already done)" if summary.num_resumed else ""
+        click.echo(f"{label}Processed {summary.num_ok}/{summary.num_images} images{resumed} in {summary.seconds:.1f}s.")
+        skipped = getattr(run.dataset, "skipped", [])
+        if skipped:
+            click.echo(f"{label}Skipped {len(skipped)} non-image file(s) in the folder, e.g. {skipped[0]}")
+        if summary.sanitize.dropped or summary.sanitize.clipped:
+            click.echo(f"{label}Detector boxes repaired: {summary.sanitize.describe()}")
+        for path in summary.outputs:
+            click.echo(f"{label}Wrote {path}")
+        failed += len(summary.failures)
+    if failed:
+        click.echo(f"{failed} image(s) failed; reasons are in failures.json.", err=True)
         sys.exit(1)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -68,15 +68,16 @@ class ImageResult:
 
 
 class BaseWriter(abc.ABC):
-    """Collects one record per image and writes output files at the end of a run.
+    """Turns each image's result into a record, then writes output files from all records.
 
-    The runner calls ``make_record`` for each image, lets lifecycle hooks change the
-    record, then passes it to ``add_record``; ``finalize`` writes the files (atomically)
-    and returns their paths.  ``required_regions`` names the region sets the writer reads,
-    so a misconfigured pipeline fails before any image is processed.
+    The runner calls ``make_record`` once per image (lifecycle hooks may then edit the
+    record), streams the records to its journal, and at the end calls ``finalize`` with an
+    iterator over the records in dataset order, so a writer never holds a whole dataset in
+    memory.  Records must be JSON-serialisable.  ``required_regions`` names the region sets
+    the writer reads, so a misconfigured pipeline fails before any image is processed.
     """
 
-    #: default output file name, relative to the run's output folder
+    #: output file name, relative to the run's output folder
     filename: str = ""
 
     def required_regions(self) -> set[str]:
@@ -87,9 +88,16 @@ class BaseWriter(abc.ABC):
         """Build this writer's JSON-serialisable record for one image."""
 
     @abc.abstractmethod
-    def add_record(self, result: ImageResult, record: Any) -> None:
-        """Keep a (possibly hook-modified) record for the final file."""
+    def finalize(self, out_dir: Path, records: Iterable[Any]) -> list[Path]:
+        """Write the output files under ``out_dir`` (atomically) and return their paths."""
 
-    @abc.abstractmethod
-    def finalize(self, out_dir: Path) -> list[Path]:
-        """Write the output files under ``out_dir`` and return their paths."""
+    def read_records(self, paths: Sequence[Path]) -> list[Any]:
+        """Read back what ``finalize`` wrote, as the list of records (round-trip check).
+
+        The default reads one JSON file holding a list of records, or a dict whose values
+        are the records; writers with other formats override it.
+        """
+        import json
+
+        data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
+        return list(data.values()) if isinstance(data, dict) else list(data)

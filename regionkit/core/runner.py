@@ -1,15 +1,29 @@
 """The inference runner: images → detector → selector stages → writers, with hooks and progress.
 
 The runner takes already-built components (see :mod:`regionkit.core.infer_job` for building
-them from a config).  A bad image never stops a run: it becomes a failure record with a
-reason, written to ``failures.json``; the summary reports it and the CLI exits non-zero.
+them from a config).
+
+* Images are decoded in ``num_workers`` worker processes with a bounded prefetch window,
+  so decoding overlaps detection and memory stays flat.
+* The detector sees ``batch_size`` images per call.
+* Every image's records go straight to an append-only journal (:mod:`regionkit.core.journal`);
+  writers build their final files from it in dataset order, atomically.  ``resume=True``
+  skips images the journal already has, and the final files are byte-identical to those of
+  an uninterrupted run.
+* A bad image never stops a run: it becomes a failure record with a reason, written to
+  ``failures.json``; the summary reports it and the CLI exits non-zero.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -17,9 +31,12 @@ from tqdm.auto import tqdm
 from regionkit.core.boxes import Boxes, SanitizeReport
 from regionkit.core.images import ImageLoadError, load_rgb
 from regionkit.core.interfaces import BaseBoxSelector, BaseWriter, ImageResult
-from regionkit.core.io import write_json_atomic
+from regionkit.core.io import write_json_list_atomic
+from regionkit.core.journal import JOURNAL_FILE, Journal
+from regionkit.registry.errors import RegionkitError
 
-__all__ = ["SelectorStage", "RunInfo", "RunSummary", "InferenceRunner", "FAILURES_FILE"]
+__all__ = ["SelectorStage", "RunInfo", "RunSummary", "InferenceRunner", "RunStateError", "FAILURES_FILE",
+           "decode_image"]
 
 FAILURES_FILE = "failures.json"
 
@@ -44,8 +61,11 @@ class RunInfo:
 
 @dataclass
 class RunSummary:
+    """The outcome of a run; ``failures`` covers resumed images too."""
+
     num_images: int
     num_ok: int
+    num_resumed: int
     failures: list[dict[str, str]]
     outputs: list[Path]
     sanitize: SanitizeReport
@@ -60,22 +80,75 @@ class DetectorContractError(RuntimeError):
     """A detector returned something other than one Boxes per image (a plugin bug)."""
 
 
+class RunStateError(RegionkitError):
+    """The output folder holds a run that conflicts with this one (resume/overwrite needed)."""
+
+
+def decode_image(path: str) -> np.ndarray | ImageLoadError:
+    """Worker-side decode: the RGB array, or the :class:`ImageLoadError` (returned, not raised)."""
+    try:
+        return load_rgb(path)
+    except ImageLoadError as exc:
+        return exc
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as the parent process is gone.
+
+    Without it a killed run (SIGKILL, OOM killer) would leave its decode workers blocked on
+    their task queue forever.
+    """
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="regionkit-parent-watch", daemon=True).start()
+
+
+def _decoded(items: Sequence[Any], num_workers: int, window: int) -> Iterator[tuple[Any, Any]]:
+    """``(item, array or ImageLoadError)`` in input order; at most ``window`` decodes in flight."""
+    if num_workers <= 0:
+        for item in items:
+            yield item, decode_image(item.path)
+        return
+    ctx = multiprocessing.get_context("spawn")  # safe with torch and threads, unlike fork
+    with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        pending: deque[tuple[Any, Future]] = deque()
+        it = iter(items)
+        for item in it:
+            pending.append((item, pool.submit(decode_image, item.path)))
+            if len(pending) >= window:
+                break
+        while pending:
+            item, future = pending.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(decode_image, nxt.path)))
+            yield item, future.result()
+
+
 class InferenceRunner:
     """Run one detector, a chain of selector stages and some writers over image items.
 
     ``items`` are objects with ``path`` and ``rel_path`` string attributes (see
-    :class:`regionkit.plugins.datasets.image_folder.ImageItem`).  ``hook`` is a pluggy hook
-    relay (``PluginManager.hook``) or ``None``.
+    :class:`regionkit.plugins.datasets.image_folder.ImageItem`); ``rel_path`` keys the
+    journal.  ``hook`` is a pluggy hook relay (``PluginManager.hook``) or ``None``.
     """
 
     def __init__(self, detector: Any, stages: Sequence[SelectorStage], writers: dict[str, BaseWriter],
-                 batch_size: int = 1, hook: Any = None, progress: bool = True) -> None:
+                 batch_size: int = 1, num_workers: int = 0, hook: Any = None, progress: bool = True) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         self.detector = detector
         self.stages = list(stages)
         self.writers = writers
         self.batch_size = batch_size
+        self.num_workers = num_workers
         self.hook = hook
         self.progress = progress
         self.check_wiring()
@@ -94,7 +167,7 @@ class InferenceRunner:
                 raise ValueError(f"writer '{name}' needs region set(s) {', '.join(missing)}, but the selector "
                                  f"stages produce only: {', '.join(produced)}")
 
-    # ------------------------------------------------------------------ one batch
+    # ------------------------------------------------------------------ one image / batch
     def _detect(self, images: list[np.ndarray]) -> list[Boxes]:
         out = self.detector.detect(images)
         if not isinstance(out, (list, tuple)) or len(out) != len(images) or not all(isinstance(b, Boxes) for b in out):
@@ -104,72 +177,8 @@ class InferenceRunner:
                 f"it must return one Boxes per image")
         return list(out)
 
-    def _process(self, item: Any, image: np.ndarray, boxes: Boxes, run: RunInfo) -> tuple[ImageResult, SanitizeReport]:
-        size = (image.shape[1], image.shape[0])
-        if boxes.image_size != size:
-            raise DetectorContractError(f"detector reported image_size {boxes.image_size} for a {size} image")
-        clean, report = boxes.sanitize()
-        result = ImageResult(path=item.path, rel_path=item.rel_path, image_size=size, detections=clean)
-        if self.hook is not None:
-            self.hook.regionkit_after_detections(run=run, result=result)
-        for stage in self.stages:
-            result.regions[stage.output] = stage.selector(result.region(stage.input))
-        for name, writer in self.writers.items():
-            record = writer.make_record(result)
-            if self.hook is not None:
-                self.hook.regionkit_before_write(run=run, result=result, writer=name, record=record)
-            writer.add_record(result, record)
-        return result, report
-
-    # ------------------------------------------------------------------ the run
-    def run(self, items: Sequence[Any], out_dir: Path, config: dict[str, Any] | None = None) -> RunSummary:
-        start = time.perf_counter()
-        out_dir = Path(out_dir)
-        run = RunInfo(out_dir=out_dir, num_images=len(items), config=dict(config or {}))
-        if self.hook is not None:
-            self.hook.regionkit_run_start(run=run)
-        failures: list[dict[str, str]] = []
-        sanitize = SanitizeReport()
-        num_ok = 0
-        bar = tqdm(total=len(items), unit="img", desc="infer", disable=not self.progress, dynamic_ncols=True)
-        try:
-            for lo in range(0, len(items), self.batch_size):
-                batch = items[lo:lo + self.batch_size]
-                loaded: list[tuple[Any, np.ndarray]] = []
-                for item in batch:
-                    try:
-                        loaded.append((item, load_rgb(item.path)))
-                    except ImageLoadError as exc:
-                        failures.append(_failure(item, "load", exc))
-                for item, image, boxes in self._detect_batch(loaded, failures):
-                    try:
-                        _, report = self._process(item, image, boxes, run)
-                    except DetectorContractError:
-                        raise
-                    except Exception as exc:  # a selector or hook failing on one image
-                        failures.append(_failure(item, "select/write", exc))
-                        continue
-                    sanitize = sanitize + report
-                    num_ok += 1
-                bar.update(len(batch))
-        finally:
-            bar.close()
-        outputs: list[Path] = []
-        for writer in self.writers.values():
-            outputs.extend(writer.finalize(out_dir))
-        failures_path = out_dir / FAILURES_FILE
-        if failures:
-            outputs.append(write_json_atomic(failures_path, failures, indent=2))
-        elif failures_path.exists():
-            failures_path.unlink()  # a stale file from an earlier run would mislead
-        summary = RunSummary(len(items), num_ok, failures, outputs, sanitize, time.perf_counter() - start)
-        if self.hook is not None:
-            self.hook.regionkit_run_end(run=run, summary=summary)
-        return summary
-
-    def _detect_batch(self, loaded: list[tuple[Any, np.ndarray]],
-                      failures: list[dict[str, str]]) -> list[tuple[Any, np.ndarray, Boxes]]:
-        """Detect on the whole batch; if that raises, retry image by image to isolate the bad one."""
+    def _detect_batch(self, loaded: list[tuple[Any, np.ndarray]]) -> list[tuple[Any, np.ndarray, Any]]:
+        """``(item, image, Boxes or exception)``; a failing batch is retried image by image."""
         if not loaded:
             return []
         try:
@@ -179,20 +188,124 @@ class InferenceRunner:
             raise
         except Exception as exc:
             if len(loaded) == 1:
-                failures.append(_failure(loaded[0][0], "detect", exc))
-                return []
-        out = []
+                return [(loaded[0][0], loaded[0][1], exc)]
+        out: list[tuple[Any, np.ndarray, Any]] = []
         for item, img in loaded:
             try:
                 out.append((item, img, self._detect([img])[0]))
             except DetectorContractError:
                 raise
             except Exception as exc:
-                failures.append(_failure(item, "detect", exc))
+                out.append((item, img, exc))
         return out
 
+    def _process(self, item: Any, image: np.ndarray, boxes: Boxes, run: RunInfo) -> tuple[dict[str, Any], SanitizeReport]:
+        size = (image.shape[1], image.shape[0])
+        if boxes.image_size != size:
+            raise DetectorContractError(f"detector reported image_size {boxes.image_size} for a {size} image")
+        clean, report = boxes.sanitize()
+        result = ImageResult(path=item.path, rel_path=item.rel_path, image_size=size, detections=clean)
+        if self.hook is not None:
+            self.hook.regionkit_after_detections(run=run, result=result)
+        for stage in self.stages:
+            result.regions[stage.output] = stage.selector(result.region(stage.input))
+        records = {}
+        for name, writer in self.writers.items():
+            record = writer.make_record(result)
+            if self.hook is not None:
+                self.hook.regionkit_before_write(run=run, result=result, writer=name, record=record)
+            records[name] = record
+        return records, report
 
-def _failure(item: Any, stage: str, exc: BaseException) -> dict[str, str]:
-    """A failures.json record: which image, at which stage, and why."""
-    reason = str(exc) if isinstance(exc, ImageLoadError) else f"{type(exc).__name__}: {exc}"
-    return {"image": item.path, "stage": stage, "reason": reason}
+    # ------------------------------------------------------------------ the run
+    def _open_journal(self, out_dir: Path, fingerprint: str, resume: bool, overwrite: bool) -> Journal:
+        path = out_dir / JOURNAL_FILE
+        journal = Journal(path)
+        state = Journal.inspect(path)
+        if state is not None and resume:
+            if state.fingerprint != fingerprint:
+                raise RunStateError(f"cannot resume in {out_dir}: its journal was written with a different config "
+                                    f"or image list; use another --out-dir, or --overwrite to start again")
+            journal.reopen()
+            return journal
+        if state is not None and not state.finished and not overwrite:
+            raise RunStateError(f"{out_dir} holds an unfinished run ({state.num_ok} images done); pass --resume to "
+                                f"continue it or --overwrite to start again")
+        journal.start(fingerprint)
+        return journal
+
+    def run(self, items: Sequence[Any], out_dir: Path, config: dict[str, Any] | None = None, fingerprint: str = "",
+            resume: bool = False, overwrite: bool = False) -> RunSummary:
+        """Process ``items`` into ``out_dir``; see the module docstring for resume semantics."""
+        start = time.perf_counter()
+        out_dir = Path(out_dir)
+        keys = [item.rel_path for item in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError("the dataset yields the same relative path twice; image keys must be unique")
+        journal = self._open_journal(out_dir, fingerprint, resume, overwrite)
+        try:
+            done = journal.done_keys()
+            todo = [item for item in items if item.rel_path not in done]
+            run = RunInfo(out_dir=out_dir, num_images=len(items), config=dict(config or {}))
+            if self.hook is not None:
+                self.hook.regionkit_run_start(run=run)
+            sanitize = self._process_all(todo, journal, run, resumed=len(items) - len(todo))
+            summary = self._finalize(items, keys, journal, out_dir, sanitize, start, len(items) - len(todo))
+            journal.finish(len(items))
+        finally:
+            journal.close()
+        if self.hook is not None:
+            self.hook.regionkit_run_end(run=run, summary=summary)
+        return summary
+
+    def _process_all(self, todo: Sequence[Any], journal: Journal, run: RunInfo, resumed: int) -> SanitizeReport:
+        sanitize = SanitizeReport()
+        window = max(2 * self.num_workers, 1) + self.batch_size
+        bar = tqdm(total=resumed + len(todo), initial=resumed, unit="img", desc="infer", disable=not self.progress,
+                   dynamic_ncols=True)
+        batch: list[tuple[Any, np.ndarray]] = []
+        try:
+            stream = _decoded(todo, self.num_workers, window)
+            for n, (item, image) in enumerate(stream, start=1):
+                if isinstance(image, ImageLoadError):
+                    journal.add_failure(item.rel_path, item.path, "load", str(image))
+                    bar.update(1)
+                else:
+                    batch.append((item, image))
+                if len(batch) == self.batch_size or (n == len(todo) and batch):
+                    for item_, image_, boxes in self._detect_batch(batch):
+                        sanitize += self._record(item_, image_, boxes, journal, run)
+                    bar.update(len(batch))
+                    batch = []
+        finally:
+            bar.close()
+        return sanitize
+
+    def _record(self, item: Any, image: np.ndarray, boxes: Any, journal: Journal, run: RunInfo) -> SanitizeReport:
+        if isinstance(boxes, Exception):
+            journal.add_failure(item.rel_path, item.path, "detect", f"{type(boxes).__name__}: {boxes}")
+            return SanitizeReport()
+        try:
+            records, report = self._process(item, image, boxes, run)
+        except DetectorContractError:
+            raise
+        except Exception as exc:  # a selector, writer or hook failing on one image
+            journal.add_failure(item.rel_path, item.path, "select/write", f"{type(exc).__name__}: {exc}")
+            return SanitizeReport()
+        journal.add_result(item.rel_path, item.path, records)
+        return report
+
+    def _finalize(self, items: Sequence[Any], keys: list[str], journal: Journal, out_dir: Path,
+                  sanitize: SanitizeReport, start: float, resumed: int) -> RunSummary:
+        outputs: list[Path] = []
+        for name, writer in self.writers.items():
+            records = (e["records"][name] for e in journal.entries(keys) if "records" in e)
+            outputs.extend(writer.finalize(out_dir, records))
+        failures = [{"image": e["path"], **e["failure"]} for e in journal.entries(keys) if "failure" in e]
+        failures_path = out_dir / FAILURES_FILE
+        if failures:
+            outputs.append(write_json_list_atomic(failures_path, failures, indent=2))
+        elif failures_path.exists():
+            failures_path.unlink()  # a stale file from an earlier run would mislead
+        return RunSummary(len(items), len(items) - len(failures), resumed, failures, outputs, sanitize,
+                          time.perf_counter() - start)

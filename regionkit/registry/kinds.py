@@ -35,7 +35,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("losses", "loss", "forward(...) -> scalar Tensor"),
     Kind("models", "model", "an mmengine BaseModel / torch.nn.Module", "MODELS"),
     Kind("datasets", "dataset", "a sized, indexable collection of samples", "DATASETS"),
-    Kind("writers", "writer", "make_record / add_record / finalize(out_dir) -> written paths"),
+    Kind("writers", "writer", "make_record(result) -> record; finalize(out_dir, records) -> written paths"),
     Kind("metrics", "metric", "an mmengine BaseMetric", "METRICS"),
     Kind("hooks", "hook", "an mmengine Hook for the training loop", "HOOKS"),
 )}

@@ -5,31 +5,15 @@ Both files are written with ``indent=4`` and ``ensure_ascii=False`` like the ori
 """
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 from regionkit.core.interfaces import BaseWriter, ImageResult
-from regionkit.core.io import write_json_atomic
+from regionkit.core.io import write_json_dict_atomic, write_json_list_atomic
+from regionkit.plugins.writers.common import check_filename, check_region_name
 from regionkit.plugins.selectors.patch_matters import WHOLE_IMAGE_LABEL, WHOLE_IMAGE_NAME
 
 __all__ = ["PatchMattersFourBoxWriter", "PatchMattersObjectBoxWriter", "parent_and_name"]
-
-
-def _check_filename(filename: object) -> str:
-    if not isinstance(filename, str) or not filename.strip():
-        raise ValueError(f"filename must be a non-empty relative path, got {filename!r}")
-    for flavour in (PurePosixPath(filename), PureWindowsPath(filename)):
-        if flavour.is_absolute() or flavour.anchor:
-            raise ValueError(f"filename must be relative to the output folder, got {filename!r}")
-        if ".." in flavour.parts:
-            raise ValueError(f"filename must not contain '..', got {filename!r}")
-    return filename
-
-
-def _check_region_name(what: str, name: object) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{what} must be a non-empty region-set name, got {name!r}")
-    return name
 
 
 def parent_and_name(path: str) -> str:
@@ -45,7 +29,7 @@ def parent_and_name(path: str) -> str:
 class PatchMattersFourBoxWriter(BaseWriter):
     """Write four_box.json: per image the merged boxes, the four parts and the two parts.
 
-    One record per image, in the order records are added::
+    One record per image, in dataset order::
 
         {"image": "<parent dir>/<file>", "object_detect_box": [...], "four_box": [...], "two_box": [...]}
 
@@ -55,11 +39,10 @@ class PatchMattersFourBoxWriter(BaseWriter):
 
     def __init__(self, *, filename: str = "four_box.json", object_boxes: str = "merged",
                  four_box: str = "four_box", two_box: str = "two_box") -> None:
-        self.filename = _check_filename(filename)
-        self.object_boxes = _check_region_name("object_boxes", object_boxes)
-        self.four_box = _check_region_name("four_box", four_box)
-        self.two_box = _check_region_name("two_box", two_box)
-        self._records: list[Any] = []
+        self.filename = check_filename(filename)
+        self.object_boxes = check_region_name("object_boxes", object_boxes)
+        self.four_box = check_region_name("four_box", four_box)
+        self.two_box = check_region_name("two_box", two_box)
 
     def required_regions(self) -> set[str]:
         return {self.object_boxes, self.four_box, self.two_box}
@@ -72,11 +55,8 @@ class PatchMattersFourBoxWriter(BaseWriter):
             "two_box": result.region(self.two_box).tolist(),
         }
 
-    def add_record(self, result: ImageResult, record: Any) -> None:
-        self._records.append(record)
-
-    def finalize(self, out_dir: Path) -> list[Path]:
-        return [write_json_atomic(Path(out_dir) / self.filename, self._records, indent=4)]
+    def finalize(self, out_dir: Path, records: Iterable[Any]) -> list[Path]:
+        return [write_json_list_atomic(Path(out_dir) / self.filename, records, indent=4)]
 
 
 class PatchMattersObjectBoxWriter(BaseWriter):
@@ -93,9 +73,8 @@ class PatchMattersObjectBoxWriter(BaseWriter):
     """
 
     def __init__(self, *, filename: str = "object_box.json", boxes: str = "kept") -> None:
-        self.filename = _check_filename(filename)
-        self.boxes = _check_region_name("boxes", boxes)
-        self._records: dict[str, Any] = {}
+        self.filename = check_filename(filename)
+        self.boxes = check_region_name("boxes", boxes)
 
     def required_regions(self) -> set[str]:
         return {self.boxes}
@@ -111,8 +90,6 @@ class PatchMattersObjectBoxWriter(BaseWriter):
             "label": labels,
         }
 
-    def add_record(self, result: ImageResult, record: Any) -> None:
-        self._records[result.path] = record
-
-    def finalize(self, out_dir: Path) -> list[Path]:
-        return [write_json_atomic(Path(out_dir) / self.filename, self._records, indent=4)]
+    def finalize(self, out_dir: Path, records: Iterable[Any]) -> list[Path]:
+        pairs = ((record["image"], record) for record in records)
+        return [write_json_dict_atomic(Path(out_dir) / self.filename, pairs, indent=4)]
