@@ -14,7 +14,7 @@ import numpy as np
 
 from regionkit.core.boxes import Boxes
 
-__all__ = ["BaseDetector", "BaseBoxSelector", "BaseWriter", "ImageResult"]
+__all__ = ["BaseDetector", "BaseBoxSelector", "BaseCaptioner", "BaseMatcher", "BaseWriter", "ImageResult"]
 
 
 class BaseDetector(abc.ABC):
@@ -34,11 +34,31 @@ class BaseBoxSelector(abc.ABC):
     """Maps one box set of an image to another (filter, merge, derive regions).
 
     Selectors are pure: the output depends only on the input boxes and ``image_size``.
+    A selector that must look at pixels (e.g. a captioner-driven main box) sets
+    ``needs_image = True``; the runner then calls ``selector(boxes, image=rgb_array)``.
     """
+
+    needs_image: bool = False
 
     @abc.abstractmethod
     def __call__(self, boxes: Boxes) -> Boxes:
         """Return the selected or derived boxes for the same image."""
+
+
+class BaseCaptioner(abc.ABC):
+    """Describes images in words (e.g. BLIP-2) for caption-driven selectors."""
+
+    @abc.abstractmethod
+    def caption(self, images: Sequence[np.ndarray]) -> list[str]:
+        """One caption per RGB ``uint8`` image."""
+
+
+class BaseMatcher(abc.ABC):
+    """Chooses which detected class names a caption mentions (e.g. an LLM prompt)."""
+
+    @abc.abstractmethod
+    def match(self, caption: str, class_names: Sequence[str]) -> list[str]:
+        """The subset of ``class_names`` the caption refers to (may be empty)."""
 
 
 @dataclass
@@ -47,8 +67,12 @@ class ImageResult:
 
     ``path`` is the image path as the dataset built it (folder argument joined with the
     relative name, as the original scripts keyed their JSON); ``rel_path`` is relative to
-    the dataset root with ``/`` separators.  ``regions`` maps each selector stage's output
-    name to its boxes; ``"detections"`` is the detector's (sanitised) output.
+    the dataset root with ``/`` separators and keys the journal; ``name`` is the dataset's
+    identifier for the image (a CIRR image name, a COCO file name; defaults to ``rel_path``);
+    ``meta`` holds dataset extras such as a COCO ``image_id``.  ``regions`` maps each selector
+    stage's output name to its boxes; ``"detections"`` is the detector's (sanitised) output.
+    ``image`` is the decoded RGB array while the image is being processed (writers that
+    draw may use it; it is never journaled).
     """
 
     path: str
@@ -56,6 +80,13 @@ class ImageResult:
     image_size: tuple[int, int]
     detections: Boxes
     regions: dict[str, Boxes] = field(default_factory=dict)
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.rel_path
 
     def region(self, name: str) -> Boxes:
         if name == "detections":

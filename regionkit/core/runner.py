@@ -204,11 +204,16 @@ class InferenceRunner:
         if boxes.image_size != size:
             raise DetectorContractError(f"detector reported image_size {boxes.image_size} for a {size} image")
         clean, report = boxes.sanitize()
-        result = ImageResult(path=item.path, rel_path=item.rel_path, image_size=size, detections=clean)
+        result = ImageResult(path=item.path, rel_path=item.rel_path, image_size=size, detections=clean,
+                             name=getattr(item, "name", ""), meta=dict(getattr(item, "meta", {}) or {}), image=image)
         if self.hook is not None:
             self.hook.regionkit_after_detections(run=run, result=result)
         for stage in self.stages:
-            result.regions[stage.output] = stage.selector(result.region(stage.input))
+            source = result.region(stage.input)
+            if getattr(stage.selector, "needs_image", False):
+                result.regions[stage.output] = stage.selector(source, image=image)
+            else:
+                result.regions[stage.output] = stage.selector(source)
         records = {}
         for name, writer in self.writers.items():
             record = writer.make_record(result)

@@ -36,10 +36,13 @@ MODELS = ComponentRegistry(KINDS["models"], parent=_PARENTS["MODELS"])
 DATASETS = ComponentRegistry(KINDS["datasets"], parent=_PARENTS["DATASETS"])
 METRICS = ComponentRegistry(KINDS["metrics"], parent=_PARENTS["METRICS"])
 HOOKS = ComponentRegistry(KINDS["hooks"], parent=_PARENTS["HOOKS"])
+CAPTIONERS = ComponentRegistry(KINDS["captioners"])
+MATCHERS = ComponentRegistry(KINDS["matchers"])
 
 REGISTRIES: dict[str, ComponentRegistry] = {
     "detectors": DETECTORS, "box_selectors": BOX_SELECTORS, "losses": LOSSES, "models": MODELS,
     "datasets": DATASETS, "writers": WRITERS, "metrics": METRICS, "hooks": HOOKS,
+    "captioners": CAPTIONERS, "matchers": MATCHERS,
 }
 
 
@@ -53,7 +56,8 @@ def registry_for(kind: str) -> ComponentRegistry:
 
 
 __all__ = [
-    "DETECTORS", "BOX_SELECTORS", "LOSSES", "WRITERS", "MODELS", "DATASETS", "METRICS", "HOOKS",
+    "DETECTORS", "BOX_SELECTORS", "LOSSES", "WRITERS", "MODELS", "DATASETS", "METRICS", "HOOKS", "CAPTIONERS",
+    "MATCHERS",
     "REGISTRIES", "KINDS", "registry_for", "ComponentRegistry", "ComponentInfo", "EntrySpec", "PluginDist",
     "PluginIndex", "PluginPolicy", "get_index", "configure_plugins", "refresh_index", "hookimpl",
     "RegionkitError", "ComponentNotFoundError", "AmbiguousNameError", "ConfigError", "PluginLoadError",

@@ -38,6 +38,8 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("writers", "writer", "make_record(result) -> record; finalize(out_dir, records) -> written paths"),
     Kind("metrics", "metric", "an mmengine BaseMetric", "METRICS"),
     Kind("hooks", "hook", "an mmengine Hook for the training loop", "HOOKS"),
+    Kind("captioners", "captioner", "caption(images: list[RGB uint8 HxWx3]) -> list[str]"),
+    Kind("matchers", "matcher", "match(caption: str, class_names: list[str]) -> list[str]"),
 )}
 
 _ALIASES = {k.singular.replace(" ", "_"): k.key for k in KINDS.values()}

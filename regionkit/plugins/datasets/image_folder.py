@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 __all__ = ["ImageFolder", "ImageItem", "DEFAULT_EXTENSIONS"]
 
@@ -13,10 +13,22 @@ DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 @dataclass(frozen=True)
 class ImageItem:
-    """One image to process: ``path`` is the folder argument joined with ``rel_path``."""
+    """One image to process.
+
+    ``path`` is what the file is opened with (the dataset root as given, joined with
+    ``rel_path``); ``rel_path`` is unique within the dataset and keys the run's journal;
+    ``name`` is the dataset's identifier for the image (defaults to ``rel_path``); ``meta``
+    holds extras such as a COCO ``image_id``.
+    """
 
     path: str
     rel_path: str
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.rel_path)
 
 
 class ImageFolder:
