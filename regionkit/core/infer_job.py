@@ -13,6 +13,7 @@ lists in ``ALL_SPLITS``, each into ``<out-dir>/<split>/``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -45,6 +46,13 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed)
     if "torch" in sys.modules:  # never import torch just to seed it
         sys.modules["torch"].manual_seed(seed)
+
+
+def build_detector(cfg: dict[str, Any]) -> Any:
+    """Build a detector from its config dict (a picklable factory target for worker processes)."""
+    from regionkit.registry import DETECTORS
+
+    return DETECTORS.build(dict(cfg))
 
 
 def _stage_list(cfg: Any) -> list[SelectorStage]:
@@ -85,7 +93,7 @@ def _writers(cfg: Any) -> dict[str, Any]:
 
 def build_runner(cfg: Any, progress: bool = True, hook: Any = None) -> tuple[InferenceRunner, Any]:
     """Build ``(runner, dataset)`` from a loaded config."""
-    from regionkit.registry import DATASETS, DETECTORS
+    from regionkit.registry import DATASETS
 
     unknown = [k for k in cfg.keys() if k not in _TOP_LEVEL_KEYS and not k.startswith("_")]
     for key in unknown:
@@ -101,10 +109,12 @@ def build_runner(cfg: Any, progress: bool = True, hook: Any = None) -> tuple[Inf
             raise ConfigError(f"unknown runtime option '{key}'{did_you_mean(key, _RUNTIME_KEYS)}; "
                               f"runtime accepts: {', '.join(_RUNTIME_KEYS)}")
     _seed_everything(int(runtime.get("seed", 0)))
-    detector = DETECTORS.build(dict(cfg["detector"]))
+    detector_cfg = cfg["detector"].to_dict() if hasattr(cfg["detector"], "to_dict") else dict(cfg["detector"])
+    detector = build_detector(detector_cfg)
     try:
         runner = InferenceRunner(detector, _stage_list(cfg), _writers(cfg), batch_size=int(runtime.get("batch_size", 1)),
-                                 num_workers=int(runtime.get("num_workers", 0)), hook=hook, progress=progress)
+                                 num_workers=int(runtime.get("num_workers", 0)), hook=hook, progress=progress,
+                                 detector_factory=functools.partial(build_detector, detector_cfg))
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise

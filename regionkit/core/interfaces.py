@@ -23,7 +23,13 @@ class BaseDetector(abc.ABC):
     ``detect`` receives a batch of RGB ``uint8`` arrays of shape ``(H, W, 3)`` (already
     EXIF-rotated) and returns one :class:`Boxes` per image, with pixel ``xyxy`` boxes on
     that image, sorted by descending score, ``image_size == (W, H)``.
+
+    ``parallel_safe = True`` declares a CPU-only detector that is cheap to build and holds
+    no shared state: the runner may then build one copy per worker process and detect
+    there, in parallel.  Leave it ``False`` for torch/GPU models (they batch in-process).
     """
+
+    parallel_safe: bool = False
 
     @abc.abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[Boxes]:
@@ -110,6 +116,8 @@ class BaseWriter(abc.ABC):
 
     #: output file name, relative to the run's output folder
     filename: str = ""
+    #: set ``True`` if ``make_record`` reads ``result.image`` (the decoded pixels)
+    needs_image: bool = False
 
     def required_regions(self) -> set[str]:
         return set()

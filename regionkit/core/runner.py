@@ -5,7 +5,10 @@ them from a config).
 
 * Images are decoded in ``num_workers`` worker processes with a bounded prefetch window,
   so decoding overlaps detection and memory stays flat.
-* The detector sees ``batch_size`` images per call.
+* The detector sees ``batch_size`` images per call in the main process, except a detector
+  that declares ``parallel_safe = True`` (CPU-only, cheap to build, e.g. saliency): with
+  workers and a ``detector_factory``, each worker builds its own copy and detects the
+  images it decodes, so detection itself uses every core.
 * Every image's records go straight to an append-only journal (:mod:`regionkit.core.journal`);
   writers build their final files from it in dataset order, atomically.  ``resume=True``
   skips images the journal already has, and the final files are byte-identical to those of
@@ -15,28 +18,25 @@ them from a config).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from regionkit.core.boxes import Boxes, SanitizeReport
-from regionkit.core.images import ImageLoadError, load_rgb
 from regionkit.core.interfaces import BaseBoxSelector, BaseWriter, ImageResult
 from regionkit.core.io import write_json_list_atomic
 from regionkit.core.journal import JOURNAL_FILE, Journal
+from regionkit.core.workers import Decoded, init_worker, process_path, worker_context
 from regionkit.registry.errors import RegionkitError
 
-__all__ = ["SelectorStage", "RunInfo", "RunSummary", "InferenceRunner", "RunStateError", "FAILURES_FILE",
-           "decode_image"]
+__all__ = ["SelectorStage", "RunInfo", "RunSummary", "InferenceRunner", "RunStateError", "FAILURES_FILE"]
 
 FAILURES_FILE = "failures.json"
 
@@ -84,49 +84,26 @@ class RunStateError(RegionkitError):
     """The output folder holds a run that conflicts with this one (resume/overwrite needed)."""
 
 
-def decode_image(path: str) -> np.ndarray | ImageLoadError:
-    """Worker-side decode: the RGB array, or the :class:`ImageLoadError` (returned, not raised)."""
-    try:
-        return load_rgb(path)
-    except ImageLoadError as exc:
-        return exc
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: a daemon thread ends this worker as soon as the parent process is gone.
-
-    Without it a killed run (SIGKILL, OOM killer) would leave its decode workers blocked on
-    their task queue forever.
-    """
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(0)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, name="regionkit-parent-watch", daemon=True).start()
-
-
-def _decoded(items: Sequence[Any], num_workers: int, window: int) -> Iterator[tuple[Any, Any]]:
-    """``(item, array or ImageLoadError)`` in input order; at most ``window`` decodes in flight."""
+def _stream(items: Sequence[Any], num_workers: int, window: int, detector_factory: Callable[[], Any] | None,
+            keep_image: bool) -> Iterator[tuple[Any, Decoded]]:
+    """``(item, Decoded)`` in input order; at most ``window`` images in flight at once."""
     if num_workers <= 0:
         for item in items:
-            yield item, decode_image(item.path)
+            yield item, process_path(item.path, keep_image=True)
         return
-    ctx = multiprocessing.get_context("spawn")  # safe with torch and threads, unlike fork
-    with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_exit_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(max_workers=num_workers, mp_context=worker_context(), initializer=init_worker,
+                             initargs=(os.getpid(), detector_factory)) as pool:
         pending: deque[tuple[Any, Future]] = deque()
         it = iter(items)
         for item in it:
-            pending.append((item, pool.submit(decode_image, item.path)))
+            pending.append((item, pool.submit(process_path, item.path, keep_image)))
             if len(pending) >= window:
                 break
         while pending:
             item, future = pending.popleft()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(decode_image, nxt.path)))
+                pending.append((nxt, pool.submit(process_path, nxt.path, keep_image)))
             yield item, future.result()
 
 
@@ -139,7 +116,8 @@ class InferenceRunner:
     """
 
     def __init__(self, detector: Any, stages: Sequence[SelectorStage], writers: dict[str, BaseWriter],
-                 batch_size: int = 1, num_workers: int = 0, hook: Any = None, progress: bool = True) -> None:
+                 batch_size: int = 1, num_workers: int = 0, hook: Any = None, progress: bool = True,
+                 detector_factory: Callable[[], Any] | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
@@ -151,7 +129,20 @@ class InferenceRunner:
         self.num_workers = num_workers
         self.hook = hook
         self.progress = progress
+        #: picklable zero-argument callable building a copy of the detector inside a worker
+        self.detector_factory = detector_factory
         self.check_wiring()
+
+    @property
+    def detects_in_workers(self) -> bool:
+        return (self.num_workers > 0 and self.detector_factory is not None
+                and bool(getattr(self.detector, "parallel_safe", False)))
+
+    @property
+    def needs_pixels(self) -> bool:
+        """Whether any selector or writer looks at the decoded image after detection."""
+        return (any(getattr(st.selector, "needs_image", False) for st in self.stages)
+                or any(getattr(w, "needs_image", False) for w in self.writers.values()))
 
     def check_wiring(self) -> None:
         """Fail before any work if a stage or writer reads a region set nobody produces."""
@@ -199,8 +190,11 @@ class InferenceRunner:
                 out.append((item, img, exc))
         return out
 
-    def _process(self, item: Any, image: np.ndarray, boxes: Boxes, run: RunInfo) -> tuple[dict[str, Any], SanitizeReport]:
-        size = (image.shape[1], image.shape[0])
+    def _process(self, item: Any, size: tuple[int, int], image: np.ndarray | None, boxes: Any,
+                 run: RunInfo) -> tuple[dict[str, Any], SanitizeReport]:
+        if not isinstance(boxes, Boxes):
+            raise DetectorContractError(f"{type(self.detector).__name__}.detect must return Boxes per image, "
+                                        f"got {type(boxes).__name__}")
         if boxes.image_size != size:
             raise DetectorContractError(f"detector reported image_size {boxes.image_size} for a {size} image")
         clean, report = boxes.sanitize()
@@ -265,33 +259,45 @@ class InferenceRunner:
 
     def _process_all(self, todo: Sequence[Any], journal: Journal, run: RunInfo, resumed: int) -> SanitizeReport:
         sanitize = SanitizeReport()
-        window = max(2 * self.num_workers, 1) + self.batch_size
+        in_workers = self.detects_in_workers
+        window = 2 * self.num_workers + (1 if in_workers else self.batch_size)
         bar = tqdm(total=resumed + len(todo), initial=resumed, unit="img", desc="infer", disable=not self.progress,
                    dynamic_ncols=True)
         batch: list[tuple[Any, np.ndarray]] = []
         try:
-            stream = _decoded(todo, self.num_workers, window)
-            for n, (item, image) in enumerate(stream, start=1):
-                if isinstance(image, ImageLoadError):
-                    journal.add_failure(item.rel_path, item.path, "load", str(image))
+            stream = _stream(todo, self.num_workers, window, self.detector_factory if in_workers else None,
+                             keep_image=self.needs_pixels)
+            for n, (item, got) in enumerate(stream, start=1):
+                if got.error is not None:
+                    journal.add_failure(item.rel_path, item.path, "load", str(got.error))
+                    bar.update(1)
+                elif got.detect_error is not None:
+                    journal.add_failure(item.rel_path, item.path, "detect", got.detect_error)
+                    bar.update(1)
+                elif got.boxes is not None:
+                    assert got.size is not None
+                    sanitize += self._record(item, got.size, got.image, got.boxes, journal, run)
                     bar.update(1)
                 else:
-                    batch.append((item, image))
-                if len(batch) == self.batch_size or (n == len(todo) and batch):
+                    assert got.image is not None
+                    batch.append((item, got.image))
+                if batch and (len(batch) == self.batch_size or n == len(todo)):
                     for item_, image_, boxes in self._detect_batch(batch):
-                        sanitize += self._record(item_, image_, boxes, journal, run)
+                        size = (image_.shape[1], image_.shape[0])
+                        sanitize += self._record(item_, size, image_, boxes, journal, run)
                     bar.update(len(batch))
                     batch = []
         finally:
             bar.close()
         return sanitize
 
-    def _record(self, item: Any, image: np.ndarray, boxes: Any, journal: Journal, run: RunInfo) -> SanitizeReport:
+    def _record(self, item: Any, size: tuple[int, int], image: np.ndarray | None, boxes: Any, journal: Journal,
+                run: RunInfo) -> SanitizeReport:
         if isinstance(boxes, Exception):
             journal.add_failure(item.rel_path, item.path, "detect", f"{type(boxes).__name__}: {boxes}")
             return SanitizeReport()
         try:
-            records, report = self._process(item, image, boxes, run)
+            records, report = self._process(item, size, image, boxes, run)
         except DetectorContractError:
             raise
         except Exception as exc:  # a selector, writer or hook failing on one image

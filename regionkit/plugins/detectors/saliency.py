@@ -106,6 +106,9 @@ class SaliencyDetector(BaseDetector):
     keeps no state between images.
     """
 
+    #: CPU-only and stateless: the runner may detect in its worker processes, one copy each
+    parallel_safe = True
+
     def __init__(
         self,
         *,
