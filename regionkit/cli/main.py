@@ -7,6 +7,7 @@ Heavy modules (torch, mmengine, plugins) are imported inside commands, so ``regi
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -100,8 +101,8 @@ def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tup
             click.echo(f"{label}Skipped {len(skipped)} non-image file(s) in the folder, e.g. {skipped[0]}")
         if summary.sanitize.dropped or summary.sanitize.clipped:
             click.echo(f"{label}Detector boxes repaired: {summary.sanitize.describe()}")
-        for path in summary.outputs:
-            click.echo(f"{label}Wrote {path}")
+        for line in _describe_outputs(summary.outputs):
+            click.echo(f"{label}Wrote {line}")
         failed += len(summary.failures)
     if failed:
         click.echo(f"{failed} image(s) failed; reasons are in failures.json.", err=True)
@@ -210,6 +211,23 @@ def samples(out_dir: str) -> None:
 
 
 # ---------------------------------------------------------------------- helpers
+def _describe_outputs(paths: Sequence[Any], limit: int = 3) -> list[str]:
+    """One line per output file, but ``N files in DIR`` where a folder holds more than ``limit``."""
+    from collections import Counter
+    from pathlib import Path
+
+    per_dir = Counter(Path(p).parent for p in paths)
+    lines, grouped = [], set()
+    for p in paths:
+        parent = Path(p).parent
+        if per_dir[parent] <= limit:
+            lines.append(str(p))
+        elif parent not in grouped:
+            grouped.add(parent)
+            lines.append(f"{per_dir[parent]} files in {parent}{os.sep}")
+    return lines
+
+
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     for row in [header, *rows]:
@@ -238,6 +256,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = expand_cfg_options(sys.argv[1:] if argv is None else argv)
     cli.main(args=args, prog_name="regionkit")
 
+
+def _attach_box_tools() -> None:
+    from regionkit.cli.box_tools import stats, visualize
+
+    cli.add_command(stats)
+    cli.add_command(visualize)
+
+
+_attach_box_tools()
 
 if __name__ == "__main__":
     main()

@@ -122,6 +122,9 @@ class BaseWriter(abc.ABC):
     def required_regions(self) -> set[str]:
         return set()
 
+    def start(self, out_dir: Path) -> None:
+        """Called once before the first image with the run's output folder (default: nothing)."""
+
     @abc.abstractmethod
     def make_record(self, result: ImageResult) -> Any:
         """Build this writer's JSON-serialisable record for one image."""

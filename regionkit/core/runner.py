@@ -242,6 +242,10 @@ class InferenceRunner:
         if len(set(keys)) != len(keys):
             raise ValueError("the dataset yields the same relative path twice; image keys must be unique")
         journal = self._open_journal(out_dir, fingerprint, resume, overwrite)
+        for writer in self.writers.values():
+            start_writer = getattr(writer, "start", None)
+            if callable(start_writer):
+                start_writer(out_dir)
         try:
             done = journal.done_keys()
             todo = [item for item in items if item.rel_path not in done]

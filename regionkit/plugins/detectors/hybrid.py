@@ -82,7 +82,8 @@ class HybridDetector(BaseDetector):
         IoU threshold of the class-agnostic NMS in ``'union'`` mode, in ``[0, 1]``
         (unused in ``'fallback'`` mode).
 
-    The built detectors are :attr:`detectors`.
+    The built detectors are :attr:`detectors`.  The hybrid is ``parallel_safe`` (the runner
+    may build a copy per worker process) when all of them are.
     """
 
     def __init__(
@@ -110,6 +111,8 @@ class HybridDetector(BaseDetector):
             raise ValueError("detectors must list at least one detector config, e.g. "
                              "[dict(type='yolo', model='yolov8n.pt', conf=0.3), dict(type='saliency', max_regions=2)]")
         self.detectors = [_build(i, cfg) for i, cfg in enumerate(detectors)]
+        #: the runner may detect in worker processes only if every inner detector allows it
+        self.parallel_safe = all(bool(getattr(d, "parallel_safe", False)) for d in self.detectors)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(d) for d in self.detectors)

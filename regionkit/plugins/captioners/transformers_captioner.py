@@ -1,0 +1,167 @@
+"""Image captions from a local Hugging Face model through a ``transformers`` pipeline (e.g. BLIP-2).
+
+Install the extra with ``pip install 'regionkit[mainbox]'``.  Nothing heavy is imported
+when this module is imported: ``transformers`` (and torch) are imported when a
+:class:`TransformersCaptioner` is built.
+
+**Models never download.**  ``model`` must be a local folder (or file) holding the model,
+for example a snapshot of ``Salesforce/blip2-opt-2.7b`` (Patch Matters' captioner) saved on
+a machine with internet access.  A path that does not exist raises
+:class:`ModelPathNotFoundError`, naming the path, before ``transformers`` is imported.
+
+The helpers :func:`check_model_path` and :func:`import_transformers` are shared with the
+LLM matcher (:mod:`regionkit.plugins.matchers.llm_matcher`).
+"""
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from regionkit.core.interfaces import BaseCaptioner
+from regionkit.registry.errors import ConfigError
+
+__all__ = ["TransformersCaptioner", "ModelPathNotFoundError", "TransformersUnavailableError",
+           "check_model_path", "import_transformers", "DTYPES"]
+
+#: accepted ``dtype`` values (``None`` keeps the model's default, usually float32)
+DTYPES = ("float32", "float16", "bfloat16", "auto")
+
+_EXTRA_HELP = "install it with: pip install 'regionkit[mainbox]'"
+
+
+class ModelPathNotFoundError(ConfigError, FileNotFoundError):
+    """A local model path given to a transformers-based component does not exist."""
+
+
+class TransformersUnavailableError(ConfigError, ImportError):
+    """``transformers`` is not installed (the ``regionkit[mainbox]`` extra)."""
+
+
+def check_model_path(model: object, what: str) -> str:
+    """Validate a local model path without importing anything heavy; return it as a string."""
+    if not isinstance(model, (str, os.PathLike)) or not str(model).strip():
+        raise ValueError(f"model must be the local path of a {what} (a folder saved with save_pretrained or "
+                         f"a Hugging Face snapshot), got {model!r}")
+    text = str(model).strip()
+    if "://" in text:
+        raise ValueError(f"model must be a local path, not a URL ({text!r}); regionkit never downloads models")
+    path = Path(text).expanduser()
+    if not path.exists():
+        where = str(path) if path.is_absolute() else f"{path} (resolved to {path.resolve()})"
+        raise ModelPathNotFoundError(
+            f"{what} not found: {where}; regionkit never downloads models: save the model on a machine with "
+            f"internet access (e.g. huggingface-cli download ... --local-dir DIR) and pass that folder")
+    return str(path)
+
+
+def import_transformers(what: str) -> Any:
+    """``import transformers``, or a :class:`TransformersUnavailableError` naming the extra."""
+    try:
+        import transformers
+    except ImportError as exc:
+        raise TransformersUnavailableError(
+            f"{what} needs the 'transformers' package, which is not installed; {_EXTRA_HELP}") from exc
+    return transformers
+
+
+def check_device(device: object) -> Union[str, int]:
+    if isinstance(device, bool) or not isinstance(device, (str, numbers.Integral)) or \
+            (isinstance(device, str) and not device.strip()):
+        raise ValueError(f"device must be a string such as 'cpu', 'cuda' or 'cuda:0', or a GPU index, got {device!r}")
+    return device.strip() if isinstance(device, str) else int(device)
+
+
+def check_dtype(dtype: object) -> Optional[str]:
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"dtype must be None or one of {DTYPES}, got {dtype!r}")
+    return dtype  # type: ignore[return-value]
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def torch_dtype(dtype: Optional[str]) -> Any:
+    """The ``torch_dtype`` argument for a pipeline (imports torch; call after the model path check)."""
+    if dtype is None or dtype == "auto":
+        return dtype
+    import torch
+
+    return getattr(torch, dtype)
+
+
+def _to_pil(image: object, index: int) -> Any:
+    from PIL import Image
+
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError(f"image {index}: expected an RGB uint8 numpy array, got "
+                         f"{getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        raise ValueError(f"image {index}: expected shape (H, W, 3), got {image.shape}")
+    return Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+
+
+class TransformersCaptioner(BaseCaptioner):
+    """Captions from a local image-to-text model (e.g. BLIP-2) via a transformers pipeline; never downloads.
+
+    Parameters (keyword only):
+
+    model:
+        Local folder of an image-to-text model (``Blip2ForConditionalGeneration`` as in Patch
+        Matters, BLIP, GIT, ...).  Missing path: :class:`ModelPathNotFoundError`.
+    device:
+        ``'cpu'``, ``'cuda'``, ``'cuda:0'``, ... or a GPU index, passed to the pipeline.
+    prompt:
+        Optional text prompt (conditional captioning).  Patch Matters' original used none;
+        the community port used ``"Describe this image in one sentence."`` with 30 new
+        tokens.  If the model echoes the prompt, it is removed from the caption.
+    max_new_tokens:
+        Maximum number of generated tokens.
+    dtype:
+        ``None`` (the model's default), ``'float16'`` (as Patch Matters), ``'bfloat16'``,
+        ``'float32'`` or ``'auto'``.
+
+    Decoding is the model's default (greedy for BLIP-2), so captions are deterministic.
+    """
+
+    def __init__(self, *, model: str = "", device: Union[str, int] = "cpu", prompt: Optional[str] = None,
+                 max_new_tokens: int = 30, dtype: Optional[str] = None) -> None:
+        self.model = check_model_path(model, "image-to-text model")
+        self.device = check_device(device)
+        if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
+            raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r}")
+        self.prompt = prompt
+        self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        self.dtype = check_dtype(dtype)
+        transformers = import_transformers("the transformers captioner")
+        kwargs: dict[str, Any] = dict(task="image-to-text", model=self.model, device=self.device)
+        if self.dtype is not None:
+            kwargs["torch_dtype"] = torch_dtype(self.dtype)
+        self._pipe = transformers.pipeline(**kwargs)
+
+    def __repr__(self) -> str:
+        return (f"TransformersCaptioner(model={self.model!r}, device={self.device!r}, prompt={self.prompt!r}, "
+                f"max_new_tokens={self.max_new_tokens}, dtype={self.dtype!r})")
+
+    def caption(self, images: Sequence[np.ndarray]) -> list[str]:
+        captions = []
+        for i, image in enumerate(images):
+            kwargs: dict[str, Any] = {"generate_kwargs": {"max_new_tokens": self.max_new_tokens}}
+            if self.prompt is not None:
+                kwargs["prompt"] = self.prompt
+            out = self._pipe(_to_pil(image, i), **kwargs)
+            while isinstance(out, list):  # [{"generated_text": ...}] (or nested for batched inputs)
+                out = out[0]
+            text = str(out["generated_text"]).strip()
+            if self.prompt is not None and text.startswith(self.prompt.strip()):
+                text = text[len(self.prompt.strip()):].strip()
+            captions.append(text)
+        return captions

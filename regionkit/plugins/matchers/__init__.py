@@ -1,0 +1,1 @@
+"""Built-in matchers (caption + detected class names -> the names the caption mentions)."""
