@@ -13,6 +13,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "regionkit" / "_version.
 
 ENTRY_POINTS = {
     "console_scripts": ["regionkit = regionkit.cli.main:main"],
+    # the conformance suite for plugin authors: pytest --regionkit-conformance=DIST
+    "pytest11": ["regionkit = regionkit.testing.pytest_plugin"],
     "regionkit.detectors": [
         "saliency = regionkit.plugins.detectors.saliency:SaliencyDetector",
         "yolo = regionkit.plugins.detectors.yolo:YoloDetector",

@@ -268,3 +268,25 @@ def test_under_the_pixel_limit_loads(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", W * H)
     check_rgb(load_rgb(path), (H, W))
 
+
+
+def test_a_monkey_patched_image_open_is_bypassed(tmp_path, monkeypatch):
+    """ultralytics replaces PIL.Image.open process-wide; load_rgb must keep Pillow's own behaviour."""
+    import types
+
+    from PIL import Image
+
+    calls = []
+    wrapper_module = types.ModuleType("fake_patches")
+    exec("def image_open(fp, *a, **k):\n    calls.append(fp)\n    raise ImportError('would pip install pi-heif')\n",
+         wrapper_module.__dict__)
+    wrapper_module.__dict__.update(_image_open=Image.open, calls=calls)
+    monkeypatch.setattr(Image, "open", wrapper_module.image_open)
+    good = tmp_path / "good.png"
+    Image.new("RGB", (8, 6), (10, 20, 30)).save(good)
+    assert load_rgb(good).shape == (6, 8, 3)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(ImageLoadError, match="not an image"):
+        load_rgb(bad)
+    assert calls == []

@@ -257,14 +257,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=args, prog_name="regionkit")
 
 
-def _attach_box_tools() -> None:
+def _attach_subcommands() -> None:
+    """Commands defined in their own modules (each imports only click at module level)."""
     from regionkit.cli.box_tools import stats, visualize
+    from regionkit.cli.plugins_validate import validate
 
     cli.add_command(stats)
     cli.add_command(visualize)
+    plugins.add_command(validate)
 
 
-_attach_box_tools()
+_attach_subcommands()
 
 if __name__ == "__main__":
     main()

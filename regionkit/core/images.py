@@ -7,11 +7,32 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageLoadError", "load_rgb"]
+__all__ = ["ImageLoadError", "load_rgb", "pillow_open"]
 
 
 class ImageLoadError(Exception):
     """An image file could not be decoded; ``str(error)`` is a short human reason."""
+
+
+def pillow_open(path: str | os.PathLike[str]) -> Image.Image:
+    """Pillow's own ``Image.open``, even if another library monkey-patched it.
+
+    ultralytics replaces ``PIL.Image.open`` process-wide with a wrapper that, on a file Pillow
+    cannot identify, tries to ``pip install pi-heif`` at run time.  A corrupt image in a
+    regionkit run must give a failure record, not a package install, so the original
+    function is looked up in the wrapper's module globals.
+    """
+    opener = Image.open
+    for _ in range(4):  # a few stacked wrappers at most
+        if getattr(opener, "__module__", None) == "PIL.Image":
+            break
+        originals = [v for v in getattr(opener, "__globals__", {}).values()
+                     if callable(v) and getattr(v, "__module__", None) == "PIL.Image"
+                     and getattr(v, "__name__", None) == "open"]
+        if not originals:
+            break
+        opener = originals[0]
+    return opener(path)
 
 
 def _to_rgb_array(im: Image.Image) -> np.ndarray:
@@ -40,7 +61,7 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
             raise ImageLoadError("empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with pillow_open(path) as im:
                 im.load()
                 im = ImageOps.exif_transpose(im) or im
                 return _to_rgb_array(im)
@@ -54,3 +75,7 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageLoadError(f"too many pixels (decompression-bomb guard): {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise ImageLoadError(f"cannot decode: {exc}") from None
+    except MemoryError:
+        raise ImageLoadError("not enough memory to decode") from None
+    except Exception as exc:  # any other decoder failure is still this image's problem, not the run's
+        raise ImageLoadError(f"cannot decode: {type(exc).__name__}: {exc}") from None

@@ -6,6 +6,11 @@ Each distribution declares components as entry points, one group per kind
 the plugin module is imported the first time one of its components is used
 (:meth:`EntrySpec.load`).  Problems (malformed entries, unknown groups, name clashes,
 import failures) are recorded per distribution and never stop the host.
+
+Each third-party distribution's declared plugin-API version (``REGIONKIT_PLUGIN_API = "1.0"``
+in its top-level package, read with :mod:`ast`) is checked when the index is built; see
+:mod:`regionkit.registry.api_version`.  A different major version makes the distribution
+``incompatible``: none of its entries become active.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from regionkit.registry.api_version import check_plugin_api
 from regionkit.registry.errors import PluginLoadError, PluginPolicyError, did_you_mean
 from regionkit.registry.kinds import ENTRY_POINT_PREFIX, KINDS, LIFECYCLE_GROUP
 from regionkit.registry.policy import HOST_DIST, PluginPolicy, canonical
@@ -84,13 +90,21 @@ class EntrySpec:
 
 @dataclass
 class PluginDist:
-    """A distribution that declares regionkit entry points, with its load status."""
+    """A distribution that declares regionkit entry points, with its load status.
+
+    ``problems`` is everything ``regionkit plugins`` shows for it; ``advice`` is the subset that
+    is advice only (a missing or newer-minor plugin-API declaration): those lines do not make the
+    distribution "partly loaded" and are left out of "unknown component" errors.
+    ``api_version`` is the plugin-API version it declares (``None``: undeclared or unreadable).
+    """
 
     name: str
     version: str
-    status: str = "ok"  # ok | disabled | blocked | error
+    status: str = "ok"  # ok | disabled | blocked | error | incompatible
     entries: list[EntrySpec] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    api_version: str | None = None
 
     @property
     def key(self) -> str:
@@ -104,11 +118,24 @@ class PluginDist:
     def is_builtin(self) -> bool:
         return self.key == HOST_DIST
 
+    @property
+    def serious_problems(self) -> list[str]:
+        """Problems that are not mere advice."""
+        return [p for p in self.problems if p not in self.advice]
+
     def status_line(self) -> str:
-        if self.status == "ok" and self.problems:
+        if self.status == "ok" and self.serious_problems:
             return "partly loaded"
+        if self.status == "incompatible":
+            return f"incompatible (plugin API {self.api_version})"
         return {"ok": "loaded", "disabled": "disabled (autoload off)", "blocked": "blocked",
                 "error": "failed"}.get(self.status, self.status)
+
+    def add_advice(self, message: str) -> None:
+        if message not in self.problems:
+            self.problems.append(message)
+        if message not in self.advice:
+            self.advice.append(message)
 
 
 class PluginIndex:
@@ -136,6 +163,8 @@ class PluginIndex:
             self.dists[record.key] = record
             self._read_entries(record, eps)
             record.status = self.policy.decide([record.name, *record.packages])
+            if record.status == "ok" and not record.is_builtin:
+                self._check_api(record)
             if record.status == "ok":
                 for spec in record.entries:
                     (self.lifecycle if spec.kind == "lifecycle" else self._active[spec.kind]).append(spec)
@@ -169,6 +198,23 @@ class PluginIndex:
         if record.problems and not record.entries:
             record.status = "error"
 
+    def _check_api(self, record: PluginDist) -> None:
+        """Apply the plugin-API version rules; an incompatible major refuses the distribution."""
+        packages = sorted(record.packages)
+        if not packages:
+            return
+        verdict = check_plugin_api(record.name, record.version, packages)
+        record.api_version = verdict.version
+        if verdict.status == "incompatible":
+            record.status = "incompatible"
+            record.problems.append(verdict.message)
+            _warn_once(verdict.message)
+        elif verdict.status == "newer_minor":
+            record.add_advice(verdict.message)
+            _warn_once(verdict.message)
+        elif verdict.status in ("missing", "invalid"):
+            record.add_advice(verdict.message)
+
     def _check_policy_names(self) -> None:
         known: dict[str, PluginDist] = {}
         for record in self.dists.values():
@@ -199,9 +245,13 @@ class PluginIndex:
         """Active (allowed) entries of one kind, built-ins first."""
         return sorted(self._active[kind], key=lambda s: (not s.is_builtin, s.dist.lower(), s.name))
 
-    def problems(self) -> list[str]:
-        """One line per problem of any distribution, prefixed by its name and version."""
-        return [f"{d.name} {d.version}: {p}" for d in self.dists.values() for p in d.problems]
+    def problems(self, include_advice: bool = False) -> list[str]:
+        """One line per problem of any distribution, prefixed by its name and version.
+
+        Advice (plugin-API declaration hints) is left out unless ``include_advice``.
+        """
+        return [f"{d.name} {d.version}: {p}" for d in self.dists.values()
+                for p in (d.problems if include_advice else d.serious_problems)]
 
     def record_problem(self, dist: str, message: str) -> None:
         record = self.dists.get(canonical(dist))
@@ -213,6 +263,14 @@ class PluginIndex:
 
 _INDEX: PluginIndex | None = None
 _POLICY: PluginPolicy | None = None
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log a plugin-API warning once per process (the index may be rebuilt many times)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logger.warning(message)
 
 
 def get_index() -> PluginIndex:

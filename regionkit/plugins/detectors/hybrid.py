@@ -86,6 +86,13 @@ class HybridDetector(BaseDetector):
     may build a copy per worker process) when all of them are.
     """
 
+    #: parameter sets for regionkit's conformance suite (``pytest --regionkit-conformance=regionkit``)
+    conformance_params = [
+        dict(detectors=[dict(type="saliency", max_regions=3), dict(type="saliency", threshold=0.3)]),
+        dict(mode="union", detectors=[dict(type="saliency"), dict(type="saliency", threshold=0.6)]),
+    ]
+
+
     def __init__(
         self,
         *,

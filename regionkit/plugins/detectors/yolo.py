@@ -161,6 +161,10 @@ class YoloDetector(BaseDetector):
     The loaded ultralytics model is :attr:`yolo`; :attr:`names` maps class ids to names.
     """
 
+    #: the conformance kit cannot build it without the [yolo] extra and weights; tests/test_yolo.py covers it
+    conformance_skip = "needs the [yolo] extra and a model file; covered by regionkit's tests/test_yolo.py"
+
+
     def __init__(
         self,
         *,

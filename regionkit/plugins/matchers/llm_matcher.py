@@ -105,6 +105,9 @@ class LlmMatcher(BaseMatcher):
     exactly among ``class_names`` are returned.
     """
 
+    conformance_skip = "needs a local text-generation model"
+
+
     def __init__(self, *, model: str = "", device: Union[str, int] = "cpu", max_new_tokens: int = 256,
                  temperature: float = 0.0, top_p: float = 0.9, dtype: Optional[str] = None) -> None:
         self.model = check_model_path(model, "text-generation model")

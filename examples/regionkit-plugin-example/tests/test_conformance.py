@@ -1,0 +1,40 @@
+"""regionkit's conformance kit on this plugin.
+
+Running ``pytest`` here runs these tests *and* the full conformance suite for the installed
+distribution, because pyproject.toml sets ``regionkit_conformance = ["regionkit-plugin-example"]``
+(the same as ``pytest --regionkit-conformance=regionkit-plugin-example``): one test per
+(component, parameter set, check), e.g.
+``regionkit-conformance[regionkit-plugin-example]::detectors.edge_density::batch_equals_single``.
+
+The functions of :mod:`regionkit.testing` check any instance directly, as below.
+"""
+import pytest
+
+from regionkit.testing import check_detector
+from regionkit_plugin_example.detectors import EdgeDensityDetector
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    dict(threshold=0.2, max_boxes=1),
+    dict(work_size=8, window_frac=1.0),
+    dict(threshold=1.0, min_area_frac=0.0),
+])
+def test_edge_density_honours_the_detector_contract(params):
+    check_detector(EdgeDensityDetector(**params))
+
+
+def test_the_entry_point_makes_it_buildable_by_name():
+    from regionkit.registry import DETECTORS
+
+    detector = DETECTORS.build(dict(type="edge_density", threshold=0.4))
+    assert isinstance(detector, EdgeDensityDetector) and detector.threshold == 0.4
+    qualified = DETECTORS.build(dict(type="regionkit-plugin-example.edge_density"))
+    assert isinstance(qualified, EdgeDensityDetector)
+
+
+def test_the_distribution_validates_cleanly():
+    from regionkit.registry.validate import validate_distribution
+
+    findings = validate_distribution("regionkit-plugin-example", imports=True)
+    assert [f.line() for f in findings if f.severity != "ok"] == []
