@@ -13,9 +13,8 @@ import json
 import os
 import posixpath
 from pathlib import Path
-from typing import Iterator
 
-from regionkit.plugins.datasets.image_folder import ImageItem
+from regionkit.plugins.datasets.base import ImageItem, ItemListDataset
 
 __all__ = ["CirrSplit", "split_file"]
 
@@ -33,7 +32,7 @@ def _normalise_relpath(relpath: str) -> str:
     return posixpath.normpath(relpath.replace("\\", "/"))
 
 
-class CirrSplit:
+class CirrSplit(ItemListDataset):
     """CIRR images of one split (train, val, test1), in split-file order, named by CIRR image name.
 
     ``root`` is the CIRR dataset folder (SPRC's ``cirr_dataset``): it holds
@@ -100,15 +99,6 @@ class CirrSplit:
             seen[rel] = name
             items.append(ImageItem(path=os.path.join(self.root, relpath), rel_path=rel, name=name))
         return items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> ImageItem:
-        return self.items[index]
-
-    def __iter__(self) -> Iterator[ImageItem]:
-        return iter(self.items)
 
     def __repr__(self) -> str:
         return f"CirrSplit(root={self.root!r}, split={self.split!r}, images={len(self.items)})"

@@ -10,9 +10,9 @@ import json
 import os
 import posixpath
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from regionkit.plugins.datasets.image_folder import ImageItem
+from regionkit.plugins.datasets.base import ImageItem, ItemListDataset
 
 __all__ = ["CocoImages"]
 
@@ -21,7 +21,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-class CocoImages:
+class CocoImages(ItemListDataset):
     """Images listed in a COCO annotation JSON, sorted by image id, with their ids in meta.
 
     ``ann_file`` is the annotation JSON (e.g. ``instances_val2017.json``) and ``img_prefix``
@@ -115,15 +115,6 @@ class CocoImages:
     def category_ids(self) -> list[int]:
         """Category ids indexed by contiguous label (pass as ``coco_results``' ``category_ids``)."""
         return [c["id"] for c in self.categories]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> ImageItem:
-        return self.items[index]
-
-    def __iter__(self) -> Iterator[ImageItem]:
-        return iter(self.items)
 
     def __repr__(self) -> str:
         return f"CocoImages(ann_file={self.ann_file!r}, root={self.root!r}, images={len(self.items)})"

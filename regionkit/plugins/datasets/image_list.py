@@ -4,14 +4,13 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from typing import Iterator
 
-from regionkit.plugins.datasets.image_folder import ImageItem
+from regionkit.plugins.datasets.base import ImageItem, ItemListDataset
 
 __all__ = ["ImageList"]
 
 
-class ImageList:
+class ImageList(ItemListDataset):
     """Images named one path per line in a text file, in file order (blank lines and # comments skipped).
 
     Relative paths are resolved against ``root`` when given (``--images DIR`` sets it), else
@@ -62,15 +61,6 @@ class ImageList:
         if not items:
             raise ValueError(f"image list {list_path} names no images (only blank lines or comments)")
         return items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> ImageItem:
-        return self.items[index]
-
-    def __iter__(self) -> Iterator[ImageItem]:
-        return iter(self.items)
 
     def __repr__(self) -> str:
         return f"ImageList(list_file={self.list_file!r}, root={self.root!r}, images={len(self.items)})"

@@ -53,6 +53,7 @@ import numpy as np
 from regionkit.core.boxes import Boxes
 from regionkit.core.interfaces import BaseDetector
 from regionkit.registry.errors import ConfigError
+from regionkit.core.validation import check_number
 
 __all__ = ["YoloDetector", "YoloWeightsNotFoundError", "YoloUnavailableError"]
 
@@ -71,15 +72,6 @@ class YoloWeightsNotFoundError(ConfigError, FileNotFoundError):
 
 class YoloUnavailableError(ConfigError, ImportError):
     """ultralytics is not installed (the ``regionkit[yolo]`` extra)."""
-
-
-def _check_number(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not (np.isfinite(out) and low <= out <= high):
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
-    return out
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
@@ -183,8 +175,8 @@ class YoloDetector(BaseDetector):
         if not isinstance(device, (str, int)) or isinstance(device, bool):
             raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
         self.device = str(device)
-        self.conf = _check_number("conf", conf, 0.0, 1.0)
-        self.iou = _check_number("iou", iou, 0.0, 1.0)
+        self.conf = check_number("conf", conf, 0.0, 1.0)
+        self.iou = check_number("iou", iou, 0.0, 1.0)
         self.imgsz = _check_int("imgsz", imgsz, 32)
         self.max_det = _check_int("max_det", max_det, 1)
         for name, flag in (("half", half), ("rect", rect)):

@@ -48,6 +48,7 @@ import numpy as np
 
 from regionkit.core.boxes import Boxes
 from regionkit.core.interfaces import BaseBoxSelector
+from regionkit.core.validation import check_number
 
 __all__ = ["CirrBoxFilter", "cirr_xyxyn", "cirr_pixels", "ARITHMETICS"]
 
@@ -91,15 +92,6 @@ def cirr_xyxyn(boxes: Boxes, arithmetic: str = "float32_div") -> list[list[float
     return _normalize(boxes.xyxy, boxes.image_size, _check_arithmetic(arithmetic)).tolist()
 
 
-def _number(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not (np.isfinite(out) and low <= out <= high):
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
-    return out
-
-
 class CirrBoxFilter(BaseBoxSelector):
     """CIRR recipe filter: conf >= 0.3, normalised area >= 0.01, largest 5 first (generate_cirr_boxes.py, bit-exact).
 
@@ -125,8 +117,8 @@ class CirrBoxFilter(BaseBoxSelector):
 
     def __init__(self, *, min_score: Optional[float] = 0.3, min_area_norm: float = 0.01, max_boxes: int = 5,
                  arithmetic: str = "float32_div") -> None:
-        self.min_score = None if min_score is None else _number("min_score", min_score, 0.0, 1.0)
-        self.min_area_norm = _number("min_area_norm", min_area_norm, 0.0, 1.0)
+        self.min_score = None if min_score is None else check_number("min_score", min_score, 0.0, 1.0)
+        self.min_area_norm = check_number("min_area_norm", min_area_norm, 0.0, 1.0)
         if isinstance(max_boxes, bool) or not isinstance(max_boxes, numbers.Integral) or int(max_boxes) < 1:
             raise ValueError(f"max_boxes must be an integer >= 1, got {max_boxes!r}")
         self.max_boxes = int(max_boxes)

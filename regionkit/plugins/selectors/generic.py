@@ -21,17 +21,9 @@ import numpy as np
 from regionkit.core import box_ops
 from regionkit.core.boxes import Boxes
 from regionkit.core.interfaces import BaseBoxSelector
+from regionkit.core.validation import check_number
 
 __all__ = ["ScoreFilter", "ClassFilter", "AreaFilter", "TopK", "Nms"]
-
-
-def _number(name: str, value: object, low: float = -np.inf, high: float = np.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not (np.isfinite(out) and low <= out <= high):
-        raise ValueError(f"{name} must be a finite number in [{low}, {high}], got {value!r}")
-    return out
 
 
 class ScoreFilter(BaseBoxSelector):
@@ -42,8 +34,8 @@ class ScoreFilter(BaseBoxSelector):
     """
 
     def __init__(self, *, min_score: float = 0.0, max_score: Optional[float] = None) -> None:
-        self.min_score = _number("min_score", min_score)
-        self.max_score = None if max_score is None else _number("max_score", max_score)
+        self.min_score = check_number("min_score", min_score)
+        self.max_score = None if max_score is None else check_number("max_score", max_score)
         if self.max_score is not None and self.max_score < self.min_score:
             raise ValueError(f"max_score ({self.max_score}) must be >= min_score ({self.min_score})")
 
@@ -114,11 +106,11 @@ class AreaFilter(BaseBoxSelector):
     """
 
     def __init__(self, *, min_area_norm: float = 0.0, max_area_norm: float = 1.0, min_area_px: float = 0) -> None:
-        self.min_area_norm = _number("min_area_norm", min_area_norm, 0.0, 1.0)
-        self.max_area_norm = _number("max_area_norm", max_area_norm, 0.0, 1.0)
+        self.min_area_norm = check_number("min_area_norm", min_area_norm, 0.0, 1.0)
+        self.max_area_norm = check_number("max_area_norm", max_area_norm, 0.0, 1.0)
         if self.max_area_norm < self.min_area_norm:
             raise ValueError(f"max_area_norm ({self.max_area_norm}) must be >= min_area_norm ({self.min_area_norm})")
-        self.min_area_px = _number("min_area_px", min_area_px, 0.0)
+        self.min_area_px = check_number("min_area_px", min_area_px, 0.0)
 
     def __repr__(self) -> str:
         return (f"AreaFilter(min_area_norm={self.min_area_norm}, max_area_norm={self.max_area_norm}, "
@@ -179,7 +171,7 @@ class Nms(BaseBoxSelector):
     """
 
     def __init__(self, *, iou_threshold: float = 0.5, class_agnostic: bool = True) -> None:
-        self.iou_threshold = _number("iou_threshold", iou_threshold, 0.0, 1.0)
+        self.iou_threshold = check_number("iou_threshold", iou_threshold, 0.0, 1.0)
         if not isinstance(class_agnostic, bool):
             raise ValueError(f"class_agnostic must be True or False, got {class_agnostic!r}")
         self.class_agnostic = class_agnostic
