@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from regionkit.core.io import atomic_open
 from regionkit.registry.errors import RegionkitError
 
 __all__ = ["BoxFileError", "BoxEntry", "BoxFile", "FORMATS", "FOUR_BOX_FIELDS", "detect_format", "load_box_file",
@@ -431,17 +431,9 @@ def save_area_histogram(areas: Iterable[float], path: str | os.PathLike[str], un
     ax.set_ylabel("boxes")
     ax.set_title(title or f"{values.size} boxes")
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    with atomic_open(path, binary=True) as fh:
+        fig.savefig(fh, format="png")
+    return Path(path)
 
 
 # ---------------------------------------------------------------------- drawing

@@ -18,13 +18,14 @@ __all__ = ["atomic_open", "write_text_atomic", "write_json_atomic", "write_json_
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Open a temporary file beside ``path`` for writing text; rename it over ``path`` on success."""
+def atomic_open(path: str | os.PathLike[str], binary: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing (UTF-8 text, or bytes); rename it over
+    ``path`` on success, delete it on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -15,6 +14,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from regionkit.core.interfaces import BaseWriter, ImageResult
+from regionkit.core.io import atomic_open
 from regionkit.plugins.writers.common import check_filename, check_region_name
 
 __all__ = ["BoxVisualizer", "PALETTE", "draw_boxes", "png_name", "save_png_atomic"]
@@ -81,17 +81,9 @@ def draw_boxes(image: np.ndarray, box_sets: Sequence[Any], line_width: int = 2,
 
 def save_png_atomic(picture: Any, path: str | os.PathLike[str]) -> Path:
     """Save a PIL image as PNG at ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vis.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            picture.save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_open(path, binary=True) as fh:
+        picture.save(fh, format="PNG")
+    return Path(path)
 
 
 class BoxVisualizer(BaseWriter):
