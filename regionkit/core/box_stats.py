@@ -391,7 +391,7 @@ def format_stats(stats: dict[str, Any]) -> str:
     per = stats["boxes_per_image"]
     pct = stats["pct_with_boxes"]
     lines = [
-        f"Box file:         {stats['file']} ({stats['format']}, {stats['coordinates']} coordinates)",
+        f"Box file:         {stats['file']} ({stats['format']}, coordinates in {stats['coordinates']})",
         f"Images:           {stats['images']}",
         f"With >= 1 box:    {stats['images_with_boxes']}" + (f" ({pct:.1f}%)" if pct is not None else ""),
         f"Boxes:            {stats['boxes']}",
