@@ -10,7 +10,6 @@ resident set size of the largest process of that run (main or decode worker) is 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile

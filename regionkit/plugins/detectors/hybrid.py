@@ -92,7 +92,6 @@ class HybridDetector(BaseDetector):
         dict(mode="union", detectors=[dict(type="saliency"), dict(type="saliency", threshold=0.6)]),
     ]
 
-
     def __init__(
         self,
         *,

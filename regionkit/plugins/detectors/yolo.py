@@ -156,7 +156,6 @@ class YoloDetector(BaseDetector):
     #: the conformance kit cannot build it without the [yolo] extra and weights; tests/test_yolo.py covers it
     conformance_skip = "needs the [yolo] extra and a model file; covered by regionkit's tests/test_yolo.py"
 
-
     def __init__(
         self,
         *,

@@ -23,14 +23,13 @@ Differences from the original LLM step (``get_main_box.py`` L69-211):
 """
 from __future__ import annotations
 
-import numbers
 import re
 from typing import Any, Optional, Sequence, Union
 
 from regionkit.core.interfaces import BaseMatcher
-from regionkit.plugins.captioners.transformers_captioner import (check_device, check_dtype, check_model_path,
-                                                                 check_positive_int, import_transformers,
-                                                                 torch_dtype)
+from regionkit.core.validation import check_number
+from regionkit.plugins.transformers_support import (build_pipeline, check_device, check_dtype, check_model_path,
+                                                    check_positive_int)
 
 __all__ = ["LlmMatcher", "KeywordMatcher", "parse_bracket_list", "build_match_messages"]
 
@@ -107,22 +106,17 @@ class LlmMatcher(BaseMatcher):
 
     conformance_skip = "needs a local text-generation model"
 
-
     def __init__(self, *, model: str = "", device: Union[str, int] = "cpu", max_new_tokens: int = 256,
                  temperature: float = 0.0, top_p: float = 0.9, dtype: Optional[str] = None) -> None:
         self.model = check_model_path(model, "text-generation model")
         self.device = check_device(device)
         self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        self.temperature = _unit_number("temperature", temperature, 0.0, 100.0)
-        self.top_p = _unit_number("top_p", top_p, 0.0, 1.0)
+        self.temperature = check_number("temperature", temperature, 0.0, 100.0)
+        self.top_p = check_number("top_p", top_p, 0.0, 1.0)
         if self.top_p == 0.0:
             raise ValueError("top_p must be > 0")
         self.dtype = check_dtype(dtype)
-        transformers = import_transformers("the LLM matcher")
-        kwargs: dict[str, Any] = dict(task="text-generation", model=self.model, device=self.device)
-        if self.dtype is not None:
-            kwargs["torch_dtype"] = torch_dtype(self.dtype)
-        self._pipe = transformers.pipeline(**kwargs)
+        self._pipe = build_pipeline("text-generation", self.model, self.device, self.dtype, "the LLM matcher")
 
     def __repr__(self) -> str:
         return (f"LlmMatcher(model={self.model!r}, device={self.device!r}, max_new_tokens={self.max_new_tokens}, "
@@ -154,11 +148,6 @@ class LlmMatcher(BaseMatcher):
         allowed = set(names)
         return _unique([n for n in parse_bracket_list(reply) if n in allowed])
 
-
-def _unit_number(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= float(value) <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -134,7 +134,6 @@ class PatchMattersMainBox(BaseBoxSelector):
 
     conformance_skip = "needs a captioner with a local model; tests/test_main_box.py covers it with fakes"
 
-
     needs_image = True
 
     def __init__(self, *, captioner: Optional[Mapping[str, Any]] = None,
