@@ -1,5 +1,4 @@
 """Detectors of the sample plugin."""
-import numpy as np
 
 from regionkit.core.boxes import Boxes
 from regionkit.core.interfaces import BaseDetector
