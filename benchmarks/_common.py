@@ -7,7 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from regionkit.core.config import load_config
 from regionkit.core.samples import write_sample_images
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: detector configs the benchmarks can run; yolo needs the [yolo] extra (random weights, no download)
 DETECTORS = {
@@ -46,3 +49,12 @@ def yolo_env(tmp: Path) -> None:
     """Keep ultralytics offline and its settings inside ``tmp``."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_CONFIG_DIR", str(tmp / "yolo_config"))
+
+
+def bench_config(folder: Path, detector: dict, batch_size: int, num_workers: int):
+    """The saliency four-box config on ``folder`` with another detector and runtime settings."""
+    cfg = load_config(REPO / "configs" / "saliency_four_box.py",
+                      [f"dataset.root={str(folder)!r}", f"runtime.batch_size={batch_size}",
+                       f"runtime.num_workers={num_workers}"])
+    cfg.detector = detector
+    return cfg

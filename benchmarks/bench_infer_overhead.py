@@ -16,14 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DETECTORS, make_image_folder, yolo_env
+from _common import DETECTORS, bench_config, make_image_folder, yolo_env
 
-from regionkit.core.config import load_config
 from regionkit.core.images import load_rgb
 from regionkit.core.infer_job import build_runner, config_fingerprint
 from regionkit.registry import DETECTORS as REGISTRY
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -38,10 +36,7 @@ def main() -> None:
     yolo_env(tmp)
     folder = make_image_folder(tmp / "images", args.images)
     det_cfg = DETECTORS[args.detector]
-    cfg = load_config(REPO / "configs" / "saliency_four_box.py",
-                      [f"dataset.root={str(folder)!r}", f"runtime.batch_size={args.batch_size}",
-                       f"runtime.num_workers={args.num_workers}"])
-    cfg.detector = det_cfg
+    cfg = bench_config(folder, det_cfg, args.batch_size, args.num_workers)
     runner, dataset = build_runner(cfg, progress=False)
     items = list(dataset)
 

@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import DETECTORS, make_image_folder, yolo_env
+from _common import DETECTORS, bench_config, make_image_folder, yolo_env
 from PIL import Image
 
-from regionkit.core.config import load_config
 from regionkit.core.infer_job import build_runner, config_fingerprint
 from regionkit.registry import BOX_SELECTORS
 from regionkit.registry import DETECTORS as REGISTRY
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def sequential_loop(paths: list[Path], det_cfg: dict, out: Path) -> None:
@@ -56,10 +54,7 @@ def main() -> None:
     det_cfg = DETECTORS[args.detector]
     paths = sorted(folder.glob("*.jpg"))
 
-    cfg = load_config(REPO / "configs" / "saliency_four_box.py",
-                      [f"dataset.root={str(folder)!r}", f"runtime.batch_size={args.batch_size}",
-                       f"runtime.num_workers={args.num_workers}"])
-    cfg.detector = det_cfg
+    cfg = bench_config(folder, det_cfg, args.batch_size, args.num_workers)
     sequential_loop(paths[:2], det_cfg, tmp / "warmup.json")  # first-call imports for both sides
 
     t = time.perf_counter()

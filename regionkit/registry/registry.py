@@ -26,7 +26,7 @@ from mmengine.registry import Registry
 
 from regionkit.registry.discovery import EntrySpec, get_index
 from regionkit.registry.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError,
-                                       PluginLoadError, close_matches, did_you_mean)
+                                       PluginLoadError, did_you_mean)
 from regionkit.registry.kinds import KINDS, Kind
 from regionkit.registry.params import check_parameters
 from regionkit.registry.policy import canonical
@@ -255,7 +255,3 @@ class ComponentRegistry(Registry):
                 infos.append(ComponentInfo(self.kind.key, shown, cand.qualified_name, "(in-process)", "",
                                            target, doc[0].strip() if doc else ""))
         return sorted(infos, key=lambda i: (i.name.lower(), i.qualified_name))
-
-    def suggest(self, key: str) -> list[str]:
-        return close_matches(key, [c.name for c in self.candidates()])
-
