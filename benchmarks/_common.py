@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from regionkit.core.config import load_config
-from regionkit.core.samples import write_sample_images
+from regionkit.config.loader import load_config
+from regionkit.io.samples import write_sample_images
 
 REPO = Path(__file__).resolve().parents[1]
 

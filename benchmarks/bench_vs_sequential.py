@@ -21,7 +21,7 @@ import numpy as np
 from _common import DETECTORS, bench_config, make_image_folder, yolo_env
 from PIL import Image
 
-from regionkit.core.infer_job import build_runner, config_fingerprint
+from regionkit.inference.job import build_runner, config_fingerprint
 from regionkit.registry import BOX_SELECTORS
 from regionkit.registry import DETECTORS as REGISTRY
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from regionkit.registry import configure_plugins, refresh_index
+from regionkit.discovery import configure_plugins, refresh_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def _fresh_index(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def sample_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the real sample photographs (from scikit-image's bundled files)."""
-    from regionkit.core.samples import write_sample_images
+    from regionkit.io.samples import write_sample_images
 
     folder = tmp_path_factory.mktemp("samples")
     write_sample_images(folder)

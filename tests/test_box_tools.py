@@ -11,8 +11,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from regionkit.cli.box_tools import stats, visualize
-from regionkit.core.box_stats import BoxFileError, ImageLocator, compute_stats, detect_format, image_size, load_box_file
-from regionkit.plugins.writers.visualize import png_name
+from regionkit.analysis import load_box_file
+from regionkit.analysis.stats import compute_stats
+from regionkit.io.box_files import BoxFileError
+from regionkit.io.image_locator import ImageLocator
+from regionkit.io.images import image_size
+from regionkit.io.pictures import png_name
 
 # ten boxes of height 1 and widths 0.1 .. 1.0 (areas 0.1 .. 1.0) spread over six images: 0,1,2,1,0,6 boxes
 CIRR = {
@@ -158,10 +162,10 @@ def test_other_user_mistakes(tmp_path):
     assert "box file not found" in CliRunner().invoke(stats, [str(tmp_path / "none.json")]).output
     path = write(tmp_path / "c.json", CIRR)
     result = CliRunner().invoke(stats, [str(path), "--field", "four_box"])
-    assert result.exit_code == 2 and "applies to four_box.json files only" in result.output
+    assert result.exit_code == 2 and "--field applies to files with several box lists per image" in result.output
     result = CliRunner().invoke(stats, [str(path), "--images", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "image folder not found" in result.output
-    assert detect_format({}) == detect_format([]) == "empty"
+    assert load_box_file(write(tmp_path / "e1.json", {})).format == load_box_file(write(tmp_path / "e2.json", [])).format == "empty"
     empty = write(tmp_path / "empty.json", {})
     s = json.loads(run(stats, str(empty), "--json").output)
     assert s["images"] == 0 and s["pct_with_boxes"] is None and s["area"] is None

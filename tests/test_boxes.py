@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regionkit.core import box_ops
-from regionkit.core.boxes import Boxes, SanitizeReport
+from regionkit.structures import box_ops
+from regionkit.structures.boxes import Boxes, SanitizeReport
 
 SIZE = (100, 50)  # (width, height)
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import regionkit
 from click.testing import CliRunner
 
 from regionkit.cli.main import cli, expand_cfg_options
@@ -91,7 +93,7 @@ def test_list_shows_builtins_with_provider_and_summary():
     header, *rows = result.output.strip().splitlines()
     assert header.split()[:2] == ["NAME", "KIND"]
     saliency = next(r for r in rows if r.startswith("saliency "))
-    assert "regionkit 0.1.0" in saliency and "Spectral-residual" in saliency
+    assert f"regionkit {regionkit.__version__}" in saliency and "Spectral-residual" in saliency
     data = json.loads(invoke("list", "--json", "box_selectors", "*merge*").output)
     assert [d["name"] for d in data] == ["neighbor_rpn_merge"] and data[0]["distribution"] == "regionkit"
     assert "patch_matters_four_box" in invoke("list", "patch_matters*").output
@@ -100,7 +102,7 @@ def test_list_shows_builtins_with_provider_and_summary():
 def test_plugins_and_config_show():
     result = invoke("plugins")
     assert result.exit_code == 0 and "Plugin autoload: on" in result.output
-    assert any(line.split()[:3] == ["regionkit", "0.1.0", "loaded"] for line in result.output.splitlines())
+    assert any(line.split()[:3] == ["regionkit", regionkit.__version__, "loaded"] for line in result.output.splitlines())
     shown = invoke("config", "show", SALIENCY_CFG, "-o", "detector.threshold=0.25")
     assert shown.exit_code == 0
     assert "threshold=0.25" in shown.output and "patch_matters_score_filter" in shown.output

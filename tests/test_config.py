@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.core.config import load_config, parse_overrides, parse_value
-from regionkit.core.infer_job import build_runner
-from regionkit.registry import ConfigError
+from regionkit.config.loader import load_config, parse_overrides, parse_value
+from regionkit.inference.job import build_runner
+from regionkit.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regionkit.core import box_ops
-from regionkit.core.boxes import Boxes
+from regionkit.structures import box_ops
+from regionkit.structures.boxes import Boxes
 from regionkit.plugins.detectors.hybrid import HybridDetector
-from regionkit.registry import DETECTORS, ConfigError
+from regionkit.registry import DETECTORS
+from regionkit.errors import ConfigError, ContractError
 
 
 # ---------------------------------------------------------------------- nms
@@ -184,5 +185,5 @@ def test_broken_inner_detector_is_reported(fake_detector):
             return []
 
     det = HybridDetector(detectors=[Short()])
-    with pytest.raises(RuntimeError, match=r"detectors\[0\] \(Short\) returned 0 results for 1 images"):
+    with pytest.raises(ContractError, match=r"detectors\[0\] \(Short\)\.detect returned 0 results for 1 image"):
         det.detect([tagged(1)])

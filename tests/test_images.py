@@ -1,4 +1,4 @@
-"""Tests for :func:`regionkit.core.images.load_rgb`: every mode becomes ``(H, W, 3)`` uint8 RGB,
+"""Tests for :func:`regionkit.io.images.load_rgb`: every mode becomes ``(H, W, 3)`` uint8 RGB,
 EXIF orientation is applied, and every failure is an :class:`ImageLoadError` with a reason."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from regionkit.core.images import ImageLoadError, load_rgb
+from regionkit.io.images import ImageLoadError, load_rgb
 
 W, H = 40, 20
 ORIENTATION = 0x0112

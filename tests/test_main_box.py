@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseCaptioner, BaseMatcher, ImageResult
-from regionkit.plugins.captioners.transformers_captioner import (ModelPathNotFoundError, TransformersCaptioner,
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseCaptioner, BaseMatcher, ImageItem, ImageResult
+from regionkit.plugins.language.captioner import (ModelPathNotFoundError, TransformersCaptioner,
                                                                  TransformersUnavailableError)
-from regionkit.plugins.matchers.llm_matcher import KeywordMatcher, LlmMatcher, parse_bracket_list
-from regionkit.plugins.selectors.main_box import MainBoxUnion, PatchMattersMainBox
-from regionkit.plugins.selectors.patch_matters import WHOLE_IMAGE_LABEL
-from regionkit.plugins.writers.main_box import MainBoxWriter, equal_four_box
-from regionkit.registry import BOX_SELECTORS, CAPTIONERS, MATCHERS, ConfigError, RegionkitError
+from regionkit.plugins.language.matchers import KeywordMatcher, LlmMatcher, parse_bracket_list
+from regionkit.plugins.patch_matters.main_box import MainBoxUnion, PatchMattersMainBox
+from regionkit.plugins.patch_matters.geometry import image_to_n_part
+from regionkit.plugins.patch_matters.whole_image import WHOLE_IMAGE_LABEL, WHOLE_IMAGE_NAME
+from regionkit.plugins.patch_matters.writers import MainBoxWriter
+from regionkit.registry import BOX_SELECTORS, CAPTIONERS, MATCHERS
+from regionkit.errors import ConfigError, RegionkitError
 
 W, H = 640, 480
 WHOLE = [0.0, 0.0, W - 1.0, H - 1.0]
@@ -38,7 +40,7 @@ def assert_main(out: Boxes, xyxy, score=None):
     assert len(out) == 1 and out.image_size == (W, H)
     assert out.xyxy[0].tolist() == list(xyxy)
     if list(xyxy) == WHOLE:
-        assert out.labels.tolist() == [WHOLE_IMAGE_LABEL] and out.label_names == ("whole_image",)
+        assert out.labels.tolist() == [WHOLE_IMAGE_LABEL] and out.label_names == (WHOLE_IMAGE_NAME,) == ("None",)
         assert out.scores.tolist() == [1.0]
     else:
         assert out.labels.tolist() == [-1] and out.label_names == ("main_box",)
@@ -269,9 +271,9 @@ def test_llm_matcher_parses_the_reply_and_keeps_detected_names_only(tmp_path, mo
 
 def test_modules_import_nothing_heavy():
     code = ("import sys\n"
-            "import regionkit.plugins.selectors.cirr, regionkit.plugins.selectors.generic\n"
-            "import regionkit.plugins.selectors.main_box, regionkit.plugins.writers.main_box\n"
-            "import regionkit.plugins.captioners.transformers_captioner, regionkit.plugins.matchers.llm_matcher\n"
+            "import regionkit.plugins.cirr.box_filter, regionkit.plugins.generic.selectors\n"
+            "import regionkit.plugins.patch_matters.main_box, regionkit.plugins.patch_matters.writers\n"
+            "import regionkit.plugins.language.captioner, regionkit.plugins.language.matchers\n"
             "heavy = [m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -280,14 +282,14 @@ def test_modules_import_nothing_heavy():
 # ---------------------------------------------------------------------------------------- writer
 def result(path: str, size, boxes: Boxes | None) -> ImageResult:
     regions = {} if boxes is None else {"main_box": boxes}
-    return ImageResult(path=path, rel_path=Path(path).name, image_size=size, detections=Boxes.empty(size),
-                       regions=regions)
+    return ImageResult(item=ImageItem(path=path, rel_path=Path(path).name), image_size=size,
+                       detections=Boxes.empty(size), regions=regions)
 
 
-def test_equal_four_box_uses_integer_halves():
-    assert equal_four_box((641, 427)) == [[0, 0, 320, 213], [320, 0, 641, 213], [0, 213, 320, 427],
+def test_main_box_quadrants_use_integer_halves():
+    assert image_to_n_part((641, 427), 4) == [[0, 0, 320, 213], [320, 0, 641, 213], [0, 213, 320, 427],
                                           [320, 213, 641, 427]]
-    assert equal_four_box((640, 480)) == [[0, 0, 320, 240], [320, 0, 640, 240], [0, 240, 320, 480],
+    assert image_to_n_part((640, 480), 4) == [[0, 0, 320, 240], [320, 0, 640, 240], [0, 240, 320, 480],
                                           [320, 240, 640, 480]]
 
 

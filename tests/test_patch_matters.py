@@ -11,24 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import ImageResult
-from regionkit.plugins.selectors.patch_matters import (
-    WHOLE_IMAGE_LABEL,
-    NeighborRpnMerge,
-    NPartRegions,
-    PatchMattersScoreFilter,
-    neighbor_rpn_merge,
-    neighbor_rpn_merge_clean,
-    proposal_to_n_part,
-)
-from regionkit.plugins.selectors.patch_matters_geometry import (
+from regionkit.structures.boxes import Boxes
+from regionkit import ImageItem, ImageResult
+from regionkit.plugins.patch_matters.selectors import NeighborRpnMerge, NPartRegions, PatchMattersScoreFilter
+from regionkit.plugins.patch_matters.whole_image import WHOLE_IMAGE_LABEL
+from regionkit.plugins.patch_matters.geometry import (
     greedy_merge_pass,
     image_to_n_part,
     intersection_area,
+    neighbor_rpn_merge,
+    neighbor_rpn_merge_clean,
     patch_matters_iou,
+    proposal_to_n_part,
 )
-from regionkit.plugins.writers.patch_matters import (
+from regionkit.plugins.patch_matters.writers import (
     PatchMattersFourBoxWriter,
     PatchMattersObjectBoxWriter,
     parent_and_name,
@@ -63,8 +59,8 @@ def _raw_detections() -> Boxes:
 def _run_chain(detections: Boxes, path: str = IMAGE_PATH) -> ImageResult:
     kept = PatchMattersScoreFilter()(detections)
     merged = NeighborRpnMerge()(kept)
-    result = ImageResult(path=path, rel_path=path.rsplit("/", 1)[-1], image_size=detections.image_size,
-                         detections=detections)
+    result = ImageResult(item=ImageItem(path=path, rel_path=path.rsplit("/", 1)[-1]),
+                         image_size=detections.image_size, detections=detections)
     result.regions.update(kept=kept, merged=merged, four_box=NPartRegions(n=4)(merged),
                           two_box=NPartRegions(n=2)(merged))
     return result
@@ -346,9 +342,9 @@ def test_object_box_writer_layout(tmp_path: Path) -> None:
 def test_object_box_writer_whole_image_fallback_entry(tmp_path: Path) -> None:
     detections = Boxes.create([[10, 10, 50, 50]], (W, H), scores=[0.2], labels=[3], label_names=["car"])
     result = _run_chain(detections, path="imgs/a/b.jpg")
-    writer = PatchMattersObjectBoxWriter(filename="sub/objects.json")
+    writer = PatchMattersObjectBoxWriter(filename="objects.json")
     (path,) = writer.finalize(tmp_path, [writer.make_record(result)])
-    assert path == tmp_path / "sub" / "objects.json"
+    assert path == tmp_path / "objects.json"
     assert _load_ordered(path) == [("imgs/a/b.jpg", [("image", "imgs/a/b.jpg"), ("bbox", [[0.0, 0.0, 639.0, 426.0]]),
                                                      ("name", ["None"]), ("label", [1008611])])]
 
@@ -386,7 +382,7 @@ def test_end_to_end_spec_sample(tmp_path: Path) -> None:
 
 def test_writer_reports_missing_region_set() -> None:
     detections = Boxes.create(KEPT, (W, H))
-    result = ImageResult(path="a/b.jpg", rel_path="b.jpg", image_size=(W, H), detections=detections)
+    result = ImageResult(item=ImageItem(path="a/b.jpg", rel_path="b.jpg"), image_size=(W, H), detections=detections)
     with pytest.raises(KeyError, match="merged"):
         PatchMattersFourBoxWriter().make_record(result)
 

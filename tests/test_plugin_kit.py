@@ -13,19 +13,22 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseBoxSelector, BaseDetector, BaseWriter
-from regionkit.registry import DETECTORS, ComponentNotFoundError, get_index
-from regionkit.registry.api_version import check_plugin_api, parse_api_version
-from regionkit.registry.validate import validate_distribution
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseBoxSelector, BaseDetector, BaseWriter
+from regionkit.registry import DETECTORS
+from regionkit.errors import ComponentNotFoundError
+from regionkit.discovery import get_index
+from regionkit.discovery.api_version import check_plugin_api, parse_api_version
+from regionkit._version import PLUGIN_API_VERSION as HOST_API
+from regionkit.devkit.validate import validate_distribution
 from regionkit.testing import (ConformanceError, check_detector, check_loss, check_selector, check_writer,
                                conformance_images)
 from tests.conftest import write_distribution
 
 DETECTOR_SRC = '''
 """Detectors of a fake plugin."""
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseDetector
 
 
 class Whole(BaseDetector):
@@ -71,9 +74,9 @@ def test_an_older_minor_of_the_same_major_is_fine(plugin_site):
 
 
 def test_a_newer_minor_warns_but_loads(plugin_site, caplog):
-    with caplog.at_level(logging.WARNING, logger="regionkit.registry.discovery"):
+    with caplog.at_level(logging.WARNING, logger="regionkit.discovery.index"):
         record, name, _ = _api_plugin(plugin_site, "rk-api-newer", '"1.7"')
-    message = ("rk-api-newer 1.2 targets regionkit plugin API 1.7, newer than this regionkit's 1.0; it is loaded, "
+    message = (f"rk-api-newer 1.2 targets regionkit plugin API 1.7, newer than this regionkit's {HOST_API}; it is loaded, "
                "but it may rely on features this regionkit lacks — upgrade regionkit")
     assert record.status == "ok" and record.problems == [message] and record.status_line() == "loaded"
     assert message in caplog.text
@@ -83,9 +86,9 @@ def test_a_newer_minor_warns_but_loads(plugin_site, caplog):
 
 
 def test_another_major_is_refused_with_a_clear_message(plugin_site, caplog):
-    with caplog.at_level(logging.WARNING, logger="regionkit.registry.discovery"):
+    with caplog.at_level(logging.WARNING, logger="regionkit.discovery.index"):
         record, name, package = _api_plugin(plugin_site, "rk-api-next", '"2.0"')
-    message = ("rk-api-next 1.2 targets regionkit plugin API 2.0; this regionkit provides 1.0 — upgrade regionkit "
+    message = (f"rk-api-next 1.2 targets regionkit plugin API 2.0; this regionkit provides {HOST_API} — upgrade regionkit "
                "to a release that provides plugin API 2.x, or install a rk-api-next release for API 1.x. "
                "Its components are not loaded.")
     assert record.status == "incompatible" and record.problems == [message]
@@ -111,8 +114,8 @@ def test_another_major_is_refused_with_a_clear_message(plugin_site, caplog):
 
 def test_a_missing_declaration_gets_the_exact_line_to_add(plugin_site):
     record, name, package = _api_plugin(plugin_site, "rk-api-none", None)
-    hint = ("rk-api-none does not declare the plugin API it targets; add the line `REGIONKIT_PLUGIN_API = \"1.0\"` "
-            "to rk_api_none/__init__.py (this regionkit provides plugin API 1.0)")
+    hint = (f"rk-api-none does not declare the plugin API it targets; add the line `REGIONKIT_PLUGIN_API = \"{HOST_API}\"` "
+            f"to rk_api_none/__init__.py (this regionkit provides plugin API {HOST_API})")
     assert record.status == "ok" and record.problems == [hint] and record.advice == [hint]
     assert record.status_line() == "loaded" and record.api_version is None
     assert DETECTORS.build(dict(type=name)).score == 0.9
@@ -123,7 +126,7 @@ def test_a_declaration_that_is_not_a_literal_is_treated_as_missing(plugin_site):
     record, name, _ = _api_plugin(plugin_site, "rk-api-dynamic", "__import__('regionkit').PLUGIN_API_VERSION")
     (advice,) = record.problems
     assert advice.startswith("rk_api_dynamic/__init__.py line 1: REGIONKIT_PLUGIN_API must be assigned a string "
-                             "literal such as \"1.0\"")
+                             f"literal such as \"{HOST_API}\"")
     assert record.status == "ok" and DETECTORS.build(dict(type=name)).score == 0.9
 
 
@@ -141,7 +144,7 @@ def test_regionkit_itself_is_exempt():
 
 # ====================================================================== plugins validate
 GOOD_SELECTOR = '''
-from regionkit.core.interfaces import BaseBoxSelector
+from regionkit import BaseBoxSelector
 
 
 class Keep(BaseBoxSelector):
@@ -154,7 +157,7 @@ class Keep(BaseBoxSelector):
 '''
 
 BROKEN_STATIC = '''
-from regionkit.core.interfaces import BaseDetector
+from regionkit import BaseDetector
 
 
 class NoDetect(BaseDetector):
@@ -175,8 +178,8 @@ class Finder(BaseDetector):
 '''
 
 BROKEN_IMPORTS = '''
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseBoxSelector, BaseDetector
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseBoxSelector, BaseDetector
 
 
 class Abstract(BaseDetector):
@@ -217,7 +220,7 @@ class Looker(BaseBoxSelector):
 '''
 
 TYPO_HOOKS = '''
-from regionkit.registry import hookimpl
+from regionkit import hookimpl
 
 
 @hookimpl
@@ -267,7 +270,7 @@ def test_validate_reports_every_static_problem(plugin_site):
     expected_errors = [
         "entry point 'y = rk_broken.dets:Finder' is in group 'regionkit_selectors', which regionkit does not read "
         "(did you mean 'regionkit.box_selectors'",
-        "rk-broken 0.1 targets regionkit plugin API 2.0; this regionkit provides 1.0",
+        f"rk-broken 0.1 targets regionkit plugin API 2.0; this regionkit provides {HOST_API}",
         "entry point 'bad-name = rk_broken.dets:Finder' in [regionkit.detectors]: the name must be a Python "
         "identifier (letters, digits, _), e.g. 'bad_name'",
         "entry point 'finder = rk_broken.dets:Finder' in [regionkit.detectors]: the name 'finder' is declared twice",
@@ -668,8 +671,8 @@ KIT_PLUGIN = '''
 from pathlib import Path
 import json
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseBoxSelector, BaseDetector, BaseWriter
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseBoxSelector, BaseDetector, BaseWriter
 
 
 class Half(BaseDetector):
@@ -757,7 +760,7 @@ def _pytest(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     for var in ("REGIONKIT_DISABLE_PLUGIN_AUTOLOAD", "REGIONKIT_PLUGINS", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         env.pop(var, None)
     # -p no:regionkit + -p MODULE works whether or not the pytest11 entry point is installed yet
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:regionkit", "-p", "regionkit.testing.pytest_plugin",
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:regionkit", "-p", "regionkit.devkit.pytest_plugin",
            "-p", "no:cacheprovider", "-rfEs", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
@@ -799,7 +802,7 @@ def test_pytest_plugin_selection_ini_key_and_api_check(kit_site, tmp_path):
     assert "FAILED regionkit-conformance[rk-kit-undeclared]::api_version" in ini.stdout
     assert re.search(r"SKIPPED \[10\] \S*rk_kit_undeclared/c\.py:\d+: detector 'rk_kit_undeclared.needs_model' "
                      r"\(rk_kit_undeclared.c:NeedsModel\): conformance_skip = 'needs the model weights'", ini.stdout)
-    assert "add the line `REGIONKIT_PLUGIN_API = \"1.0\"` to rk_kit_undeclared/__init__.py" in ini.stdout
+    assert f"add the line `REGIONKIT_PLUGIN_API = \"{HOST_API}\"` to rk_kit_undeclared/__init__.py" in ini.stdout
 
 
 def test_pytest_plugin_names_a_missing_distribution(kit_site, tmp_path):

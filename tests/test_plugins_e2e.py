@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.core.infer_job import run_infer
-from regionkit.registry import get_index
+from regionkit.inference.job import run_infer
+from regionkit.discovery import get_index
 
 REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"
@@ -68,7 +68,7 @@ def test_pip_installed_plugin_is_listed_and_usable_from_a_config(pip_installed_p
 AUDIT_PLUGIN = '''
 """A lifecycle plugin that observes and changes results."""
 import json
-from regionkit.registry import hookimpl
+from regionkit import hookimpl
 
 EVENTS = []
 
@@ -95,7 +95,7 @@ def regionkit_run_end(run, summary):
 '''
 
 TYPO_PLUGIN = '''
-from regionkit.registry import hookimpl
+from regionkit import hookimpl
 
 
 @hookimpl

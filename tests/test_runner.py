@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from regionkit.cli.main import cli
-from regionkit.core.infer_job import run_infer
-from regionkit.core.journal import JOURNAL_FILE, Journal
-from regionkit.core.runner import RunStateError
+from regionkit.inference.job import run_infer
+from regionkit.inference.journal import JOURNAL_FILE, Journal
+from regionkit.inference.runner import RunStateError
 
 REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"
@@ -25,7 +25,7 @@ OUTPUTS = ("four_box.json", "object_box.json")
 
 KILLER = '''
 import os, signal
-from regionkit.registry import hookimpl
+from regionkit import hookimpl
 
 @hookimpl
 def regionkit_after_detections(result):

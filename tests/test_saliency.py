@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from regionkit.core.boxes import Boxes
+from regionkit.structures.boxes import Boxes
 from regionkit.plugins.detectors.saliency import SaliencyDetector
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from regionkit.core.boxes import Boxes
-from regionkit.plugins.selectors.cirr import CirrBoxFilter, cirr_pixels, cirr_xyxyn
-from regionkit.registry import BOX_SELECTORS, ConfigError
+from regionkit.structures.boxes import Boxes
+from regionkit.plugins.cirr.box_filter import CirrBoxFilter, cirr_pixels, cirr_xyxyn
+from regionkit.registry import BOX_SELECTORS
+from regionkit.errors import ConfigError
 
 F32_01 = float(np.float32(0.1))  # 0.10000000149011612
 F32_06 = float(np.float32(0.6))  # 0.6000000238418579
@@ -197,12 +198,44 @@ def test_bad_parameters_raise_clear_errors(params, message):
         cirr_xyxyn(Boxes.empty((2, 2)), arithmetic="float16")
 
 
-def test_cirr_writer_normalisation_agrees_with_the_selector():
-    """The CIRR writer's own float32 normalisation gives the selector's floats (the pipeline's contract)."""
-    writer_mod = pytest.importorskip("regionkit.plugins.writers.cirr")
+def _filtered_record(writer, out):
+    """The CIRR writer's record for an image whose region set 'cirr' is ``out``."""
+    from regionkit.structures.results import ImageItem, ImageResult
+
+    result = ImageResult(item=ImageItem("/d/x.png", "x.png", name="x"), image_size=out.image_size,
+                         detections=out, regions={"cirr": out})
+    return writer.make_record(result)["boxes"]
+
+
+def test_cirr_writer_writes_the_filters_floats_in_the_filters_arithmetic():
+    """The writer takes the filter's arithmetic (bind) and writes exactly the recipe's floats."""
+    from regionkit.plugins.cirr.writer import CirrBoxesWriter
+
     rng = np.random.default_rng(21)
-    for _ in range(300):
-        pixels, conf, w, h = random_case(rng)
-        out = CirrBoxFilter()(as_boxes(pixels, conf, w, h))
-        assert writer_mod.normalized_boxes(out) == cirr_xyxyn(out) == reference(pixels, conf, w, h)
-        assert writer_mod.normalized_boxes(out, reciprocal=True) == cirr_xyxyn(out, arithmetic="float32_reciprocal")
+    for arithmetic in ("float32_div", "float32_reciprocal", "float64_div"):
+        sel = CirrBoxFilter(arithmetic=arithmetic)
+        writer = CirrBoxesWriter(boxes="cirr")
+        writer.bind({"detections": None, "cirr": sel})
+        assert writer.arithmetic == arithmetic
+        for _ in range(200):
+            pixels, conf, w, h = random_case(rng)
+            if arithmetic == "float64_div":
+                pixels = np.floor(pixels.astype(np.float64))  # the saliency path's integer boundingRect boxes
+            out = sel(as_boxes(np.asarray(pixels, dtype=np.float32), conf, w, h))
+            got = _filtered_record(writer, out)
+            assert got == cirr_xyxyn(out, arithmetic=arithmetic)
+            if arithmetic == "float32_div":
+                assert got == reference(pixels, conf, w, h)
+            if arithmetic == "float64_div":
+                assert got == [[x1 / w, y1 / h, x2 / w, y2 / h] for x1, y1, x2, y2 in out.xyxy.tolist()]
+
+
+def test_cirr_writer_refuses_an_arithmetic_that_contradicts_its_filter():
+    from regionkit.plugins.cirr.writer import CirrBoxesWriter
+
+    writer = CirrBoxesWriter(boxes="cirr", arithmetic="float32_div")
+    with pytest.raises(ConfigError, match="float64_div"):
+        writer.bind({"cirr": CirrBoxFilter(arithmetic="float64_div")})
+    plain = CirrBoxesWriter(boxes="cirr")
+    plain.bind({"cirr": None})  # a region set not made by the CIRR filter: the default arithmetic
+    assert plain.arithmetic == "float32_div"

@@ -8,9 +8,10 @@ import pytest
 import torch
 from torchvision.ops import batched_nms, nms as tv_nms
 
-from regionkit.core.boxes import Boxes
-from regionkit.plugins.selectors.generic import AreaFilter, ClassFilter, Nms, ScoreFilter, TopK
-from regionkit.registry import BOX_SELECTORS, ConfigError
+from regionkit.structures.boxes import Boxes
+from regionkit.plugins.generic.selectors import AreaFilter, ClassFilter, Nms, ScoreFilter, TopK
+from regionkit.registry import BOX_SELECTORS
+from regionkit.errors import ConfigError
 
 SIZE = (200, 100)  # width, height: image area 20000
 

@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.images import load_rgb
-from regionkit.core.interfaces import ImageResult
-from regionkit.core.runner import InferenceRunner
-from regionkit.plugins.datasets.coco import CocoImages
+from regionkit.structures.boxes import Boxes
+from regionkit.io.images import load_rgb
+from regionkit import ImageItem, ImageResult
+from regionkit.inference.runner import InferenceRunner
+from regionkit.plugins.generic.coco_dataset import CocoImages
 from regionkit.plugins.detectors.saliency import SaliencyDetector
-from regionkit.plugins.writers.cirr import CirrBoxesWriter, normalized_boxes
-from regionkit.plugins.writers.coco import COCO80_CATEGORY_IDS, CocoResultsWriter
-from regionkit.plugins.writers.visualize import PALETTE, BoxVisualizer, draw_boxes, png_name
+from regionkit.plugins.cirr.arithmetic import cirr_xyxyn
+from regionkit.plugins.cirr.writer import CirrBoxesWriter
+from regionkit.plugins.generic.coco_writer import COCO80_CATEGORY_IDS, CocoResultsWriter
+from regionkit.io.pictures import PALETTE, draw_boxes, png_name
+from regionkit.plugins.generic.visualize import BoxVisualizer
 
 
 def result_for(image_path: Path, boxes_xyxy, rel_path: str, name: str = "", meta=None, scores=None, labels=None,
@@ -27,14 +29,14 @@ def result_for(image_path: Path, boxes_xyxy, rel_path: str, name: str = "", meta
     size = (image.shape[1], image.shape[0])
     dets = Boxes.create(boxes_xyxy, size, scores=scores, labels=labels)
     regions = {k: Boxes.create(v, size) for k, v in (regions or {}).items()}
-    return ImageResult(path=str(image_path), rel_path=rel_path, image_size=size, detections=dets, regions=regions,
-                       name=name, meta=meta or {}, image=image)
+    item = ImageItem(path=str(image_path), rel_path=rel_path, name=name, meta=meta or {})
+    return ImageResult(item=item, image_size=size, detections=dets, regions=regions, image=image)
 
 
 # ---------------------------------------------------------------------- CIRR
-def test_normalized_boxes_is_float32_division_like_ultralytics():
+def test_cirr_normalisation_is_float32_division_like_ultralytics():
     boxes = Boxes.create([[100.0, 37.25, 333.0, 499.9], [0.0, 0.0, 640.0, 480.0]], (333, 500))
-    got = normalized_boxes(boxes)
+    got = cirr_xyxyn(boxes)
     expected = (np.float32([[100.0, 37.25, 333.0, 499.9], [0, 0, 640, 480]])
                 / np.float32([333, 500, 333, 500])).tolist()
     assert got == expected
@@ -42,14 +44,10 @@ def test_normalized_boxes_is_float32_division_like_ultralytics():
     assert got[0][0] == float(np.float32(100.0) / np.float32(333.0)) != 100.0 / 333.0  # float32, not float64
     assert got[0][2] == 1.0 and got[1] == [0.0, 0.0, float(np.float32(640) / np.float32(333)),
                                           float(np.float32(0.96))]  # 480/500 rounded to float32
-    # the same numbers from a plain array and an explicit size
-    assert normalized_boxes(boxes.xyxy, (333, 500)) == got
-    with pytest.raises(ValueError, match="image_size"):
-        normalized_boxes(boxes.xyxy)
-    assert normalized_boxes(Boxes.empty((5, 5))) == []
+    assert cirr_xyxyn(Boxes.empty((5, 5))) == []
 
 
-def test_normalized_boxes_matches_torch_in_place_division_on_cpu():
+def test_cirr_normalisation_matches_torch_in_place_division_on_cpu():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     w, h = 481, 333
@@ -57,9 +55,9 @@ def test_normalized_boxes_matches_torch_in_place_division_on_cpu():
     t = torch.from_numpy(xyxy.copy())
     t[..., [0, 2]] /= w  # ultralytics Boxes.xyxyn
     t[..., [1, 3]] /= h
-    assert normalized_boxes(xyxy, (w, h)) == t.tolist()
-    # reciprocal=True is what CUDA computes (a * (1/b)); it differs in the last bit for some values
-    recip = normalized_boxes(xyxy, (w, h), reciprocal=True)
+    assert cirr_xyxyn(Boxes.create(xyxy, (w, h))) == t.tolist()
+    # float32_reciprocal is what CUDA computes (a * (1/b)); it differs in the last bit for some values
+    recip = cirr_xyxyn(Boxes.create(xyxy, (w, h)), arithmetic="float32_reciprocal")
     assert recip == (xyxy * (np.float32(1) / np.float32([w, h, w, h]))).tolist()
     assert recip != t.tolist()
 
@@ -90,11 +88,12 @@ def test_cirr_writer_rejects_duplicate_names_and_bad_params(tmp_path):
     assert not (tmp_path / "cirr_boxes.json").exists()
     with pytest.raises(ValueError, match="indent"):
         CirrBoxesWriter(indent=-1)
-    with pytest.raises(ValueError, match="relative"):
-        CirrBoxesWriter(filename="/abs.json")
+    for bad in ("/abs.json", "sub/b.json", "..", "a\x00b.json"):
+        with pytest.raises(ValueError, match="filename must"):
+            CirrBoxesWriter(filename=bad)
     with pytest.raises(ValueError, match="boxes"):
         CirrBoxesWriter(boxes="")
-    writer = CirrBoxesWriter(indent=None, filename="sub/b.json")
+    writer = CirrBoxesWriter(indent=None, filename="b.json")
     path = writer.finalize(tmp_path, iter([{"image": "é", "boxes": [[0.0, 0.5, 1.0, 1.0]]}]))[0]
     assert path.read_text(encoding="utf-8") == '{"é": [[0.0, 0.5, 1.0, 1.0]]}'
 
@@ -261,7 +260,7 @@ def test_draw_boxes_clips_and_skips_bad_boxes():
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_visualizer_through_the_runner_once_started(sample_images, tmp_path, num_workers):
-    from regionkit.plugins.datasets.image_folder import ImageFolder
+    from regionkit.plugins.generic.image_folder import ImageFolder
 
     vis = BoxVisualizer(max_size=128)
     vis.start(tmp_path / "out")  # what the runner does before the first image

@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from regionkit.core.boxes import Boxes
+from regionkit.structures.boxes import Boxes
 
 IMGSZ = 320  # small network input: the tests check plumbing, not accuracy
 # environment variables ultralytics sets on import or model load, restored after this module
@@ -61,7 +61,8 @@ def test_module_is_lazy_and_missing_weights_fail_before_any_download(tmp_path):
 
 def test_missing_weights_through_the_registry_is_a_config_error(tmp_path):
     from regionkit.plugins.detectors.yolo import YoloDetector
-    from regionkit.registry import DETECTORS, ConfigError
+    from regionkit.registry import DETECTORS
+    from regionkit.errors import ConfigError
 
     missing = tmp_path / "yolo11n.pt"
     with pytest.raises(ConfigError, match="YOLO weights file not found: " + str(missing)):

@@ -1,44 +1,25 @@
 """``regionkit stats`` and ``regionkit visualize``: summarise and draw any regionkit box file.
 
-The logic lives in :mod:`regionkit.core.box_stats`; these are the click commands, attached
-to the ``regionkit`` group by :mod:`regionkit.cli.main`.  Box-file problems end in a
-one-line ``Error: ...`` with exit code 2 (``regionkit --debug`` shows the traceback).
+The logic lives in :mod:`regionkit.analysis`; box files are read through the formats their
+writers own, so every file a regionkit writer writes can be summarised and drawn.  Problems
+end in a one-line ``Error: ...`` with exit code 2 (``regionkit --debug`` shows the traceback).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import click
 
+from regionkit.cli.errors import EXIT_FAILURES, echo_safe, user_errors
+
 __all__ = ["stats", "visualize"]
 
-_FIELDS = ("object_detect_box", "four_box", "two_box")
-
-
-class _UserError(click.ClickException):
-    exit_code = 2
-
-
-@contextlib.contextmanager
-def _user_errors(ctx: click.Context) -> Iterator[None]:
-    """Turn regionkit's user-facing errors into one-line messages, unless ``--debug`` is on."""
-    from regionkit.registry.errors import RegionkitError
-
-    try:
-        yield
-    except RegionkitError as exc:
-        root = ctx.find_root()
-        if isinstance(root.obj, dict) and root.obj.get("debug"):
-            raise
-        raise _UserError(str(exc)) from exc
-
-
-_field_option = click.option("--field", type=click.Choice(_FIELDS), default=None,
-                             help="four_box.json only: which boxes to use [default: object_detect_box].")
+_field_option = click.option("--field", default=None, metavar="NAME",
+                             help="For files with several box lists per image: which one (four_box.json: "
+                                  "object_detect_box [default], four_box, two_box; main_box.json: main_box "
+                                  "[default], equal_four_box).")
 _ann_option = click.option("--ann-file", type=click.Path(dir_okay=False),
                            help="COCO results only: the annotation JSON, for image sizes, file names and "
                                 "the images without results.")
@@ -58,14 +39,17 @@ def stats(ctx: click.Context, boxes_file: str, images: str | None, ann_file: str
           histogram: str | None, as_json: bool) -> None:
     """Summarise a box file: images, boxes per image, box areas.
 
-    BOXES.json is a CIRR box file, a Patch Matters object_box.json or four_box.json, or a
-    COCO results list; the format is detected.  Pixel boxes are reported as fractions of
+    BOXES.json is any box file a regionkit writer writes (CIRR boxes, Patch Matters'
+    object_box.json, four_box.json and main_box.json, COCO results, and those of installed
+    plugins); the format is detected.  Pixel boxes are reported as fractions of
     the image area when --images (or, for COCO results, --ann-file) gives the image
     sizes, else in square pixels.
     """
-    from regionkit.core.box_stats import ImageLocator, compute_stats, format_stats, load_box_file, save_area_histogram
+    from regionkit.analysis import load_box_file
+    from regionkit.analysis.stats import compute_stats, format_stats, save_area_histogram
+    from regionkit.io.image_locator import ImageLocator
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         box_file = load_box_file(boxes_file, field=field, ann_file=ann_file)
         locator = ImageLocator(images) if images else None
         result, areas = compute_stats(box_file, locator)
@@ -74,11 +58,11 @@ def stats(ctx: click.Context, boxes_file: str, images: str | None, ann_file: str
             path = save_area_histogram(areas, histogram, unit=unit, title=f"{Path(box_file.path).name} ({areas.size} boxes)")
             result["histogram"] = str(path)
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        echo_safe(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        click.echo(format_stats(result))
+        echo_safe(format_stats(result))
         if histogram:
-            click.echo(f"Wrote {result['histogram']}")
+            echo_safe(f"Wrote {result['histogram']}")
 
 
 @click.command()
@@ -101,17 +85,19 @@ def visualize(ctx: click.Context, boxes_file: str, images: str, out_dir: str, ma
     Any box file ``regionkit stats`` reads works.  Images that cannot be found or read are
     listed; the command then exits with code 1.
     """
-    from regionkit.core.box_stats import ImageLocator, load_box_file, render_box_file
+    from regionkit.analysis import load_box_file
+    from regionkit.analysis.render import render_box_file
+    from regionkit.io.image_locator import ImageLocator
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         box_file = load_box_file(boxes_file, field=field, ann_file=ann_file)
         locator = ImageLocator(images)
         report = render_box_file(box_file, locator, out_dir, max_images=max_images, line_width=line_width,
                                  max_size=max_size, progress=not no_progress)
-    click.echo(f"Wrote {len(report.written)} PNG(s) to {out_dir}")
+    echo_safe(f"Wrote {len(report.written)} PNG(s) to {out_dir}")
     if report.failures:
         for key, reason in report.failures[:5]:
-            click.echo(f"  ! {key}: {reason}", err=True)
+            echo_safe(f"  ! {key}: {reason}", err=True)
         more = " (first 5 shown)" if len(report.failures) > 5 else ""
-        click.echo(f"{len(report.failures)} image(s) could not be drawn{more}.", err=True)
-        sys.exit(1)
+        echo_safe(f"{len(report.failures)} image(s) could not be drawn{more}.", err=True)
+        sys.exit(EXIT_FAILURES)

@@ -13,31 +13,23 @@ from typing import Any, Sequence
 
 import click
 
-from regionkit._version import __version__
+from regionkit._version import PLUGIN_API_VERSION, __version__
+from regionkit.cli.errors import EXIT_FAILURES, echo_safe, user_errors
 
 __all__ = ["cli", "main", "expand_cfg_options"]
 
 
-class UserError(click.ClickException):
-    exit_code = 2
-
-
 class _Group(click.Group):
-    """Turns regionkit's user-facing errors into one-line messages."""
+    """Turns regionkit's user-facing errors into one-line messages (see :mod:`regionkit.cli.errors`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from regionkit.registry.errors import RegionkitError
-
-        try:
+        with user_errors(ctx):
             return super().invoke(ctx)
-        except RegionkitError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            raise UserError(str(exc)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="regionkit")
+@click.version_option(__version__, prog_name="regionkit",
+                      message=f"%(prog)s %(version)s (plugin API {PLUGIN_API_VERSION})")
 @click.option("--no-plugins", is_flag=True,
               help="Do not autoload third-party plugins (same as REGIONKIT_DISABLE_PLUGIN_AUTOLOAD=1).")
 @click.option("-p", "--plugin", "plugin_specs", multiple=True, metavar="NAME|no:NAME",
@@ -51,14 +43,19 @@ def cli(ctx: click.Context, no_plugins: bool, plugin_specs: tuple[str, ...], deb
     Quick examples:
       regionkit samples work_dirs/samples
       regionkit infer configs/saliency_four_box.py --images work_dirs/samples
+      regionkit config check configs/saliency_four_box.py
       regionkit list detectors
       regionkit plugins
+
+    \b
+    Exit codes: 0 success; 1 some images failed (see failures.json) or a
+    check found problems; 2 a user error (one-line message); 130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     if no_plugins or plugin_specs:
-        from regionkit.registry.discovery import configure_plugins
-        from regionkit.registry.policy import PluginPolicy
+        from regionkit.discovery.index import configure_plugins
+        from regionkit.discovery.policy import PluginPolicy
 
         configure_plugins(PluginPolicy.from_env().merged(plugin_specs, disable_autoload=no_plugins))
 
@@ -81,12 +78,14 @@ def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tup
     """Run CONFIG's detector, box selectors and writers over a dataset of images.
 
     Writes the writers' files (e.g. four_box.json, object_box.json) to the output folder,
-    plus journal.jsonl, which records every image as it finishes: if a run is killed,
-    run the same command with --resume to continue; the final files are identical to an
-    uninterrupted run's.  Images that cannot be read are listed with a reason in
-    failures.json; the command then exits with code 1.
+    plus journal.jsonl, which records every image as it finishes: if a run is killed or
+    interrupted, run the same command with --resume to continue; the final files are
+    identical to an uninterrupted run's.  The output folder is locked while a run uses it.
+    Images that cannot be processed are listed with a reason in failures.json; the command
+    then exits with code 1.  The config is checked completely first (all problems are listed
+    by 'regionkit config check CONFIG').
     """
-    from regionkit.core.infer_job import run_infer
+    from regionkit.inference.job import run_infer
 
     runs = run_infer(config, images=images, out_dir=out_dir, cfg_options=cfg_options, progress=not no_progress,
                      max_images=max_images, split=split, all_splits=all_splits, resume=resume, overwrite=overwrite)
@@ -95,18 +94,36 @@ def infer(config: str, images: str | None, out_dir: str | None, cfg_options: tup
         summary = run.summary
         label = f"[{run.split}] " if run.split else ""
         resumed = f" ({summary.num_resumed} already done)" if summary.num_resumed else ""
-        click.echo(f"{label}Processed {summary.num_ok}/{summary.num_images} images{resumed} in {summary.seconds:.1f}s.")
-        skipped = getattr(run.dataset, "skipped", [])
-        if skipped:
-            click.echo(f"{label}Skipped {len(skipped)} non-image file(s) in the folder, e.g. {skipped[0]}")
+        echo_safe(f"{label}Processed {summary.num_ok}/{summary.num_images} images{resumed} in {summary.seconds:.1f}s.")
+        for line in _describe_skipped(getattr(run.dataset, "skipped", [])):
+            echo_safe(f"{label}{line}")
         if summary.sanitize.dropped or summary.sanitize.clipped:
-            click.echo(f"{label}Detector boxes repaired: {summary.sanitize.describe()}")
+            echo_safe(f"{label}Detector boxes repaired: {summary.sanitize.describe()}")
+        if summary.worker_restarts:
+            echo_safe(f"{label}Worker processes were restarted {summary.worker_restarts} time(s) after a worker "
+                      f"died or timed out; the images involved are in failures.json")
         for line in _describe_outputs(summary.outputs):
-            click.echo(f"{label}Wrote {line}")
+            echo_safe(f"{label}Wrote {line}")
         failed += len(summary.failures)
     if failed:
-        click.echo(f"{failed} image(s) failed; reasons are in failures.json.", err=True)
-        sys.exit(1)
+        echo_safe(f"{failed} image(s) failed; reasons are in failures.json.", err=True)
+        sys.exit(EXIT_FAILURES)
+
+
+def _describe_skipped(skipped: Sequence[tuple[str, str]], examples: int = 2) -> list[str]:
+    """``Skipped N entries: REASON (e.g. a, b)`` per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for rel, reason in skipped:
+        by_reason.setdefault(reason, []).append(rel)
+    lines = []
+    for reason, rels in by_reason.items():
+        shown = ", ".join(rels[:examples]) + (", ..." if len(rels) > examples else "")
+        if reason.startswith("not an image extension"):
+            lines.append(f"Skipped {len(rels)} non-image file(s) in the folder ({reason}), e.g. {shown}")
+        else:
+            lines.append(f"Skipped {len(rels)} entr{'y' if len(rels) == 1 else 'ies'} in the image folder: {reason} "
+                         f"({shown})")
+    return lines
 
 
 # ---------------------------------------------------------------------- list / plugins
@@ -121,7 +138,8 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
     (singular works too); PATTERN is a glob such as 'sal*'.  With one argument that is not a
     kind, it is taken as the pattern.  Plugin code is not imported.
     """
-    from regionkit.registry import REGISTRIES, normalize_kind
+    from regionkit.kinds import normalize_kind
+    from regionkit.registry import REGISTRIES
 
     kinds = list(REGISTRIES)
     if kind is not None:
@@ -131,7 +149,7 @@ def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
         elif pattern is None:
             pattern = kind
         else:
-            from regionkit.registry.errors import ConfigError, did_you_mean
+            from regionkit.errors import ConfigError, did_you_mean
             raise ConfigError(f"unknown kind '{kind}'{did_you_mean(kind, REGISTRIES)}; kinds: {', '.join(REGISTRIES)}")
     infos = [info for k in kinds for info in REGISTRIES[k].list_components(pattern)]
     if as_json:
@@ -152,8 +170,9 @@ def plugins(ctx: click.Context, as_json: bool, check_imports: bool) -> None:
     """Show each distribution that provides regionkit components, with its status or errors."""
     if ctx.invoked_subcommand is not None:
         return
-    from regionkit.registry import REGISTRIES, get_index
-    from regionkit.registry.errors import PluginLoadError
+    from regionkit.discovery.index import get_index
+    from regionkit.errors import PluginLoadError
+    from regionkit.registry import REGISTRIES
 
     index = get_index()
     if check_imports:
@@ -193,18 +212,44 @@ def config() -> None:
 @click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE", help="Overrides to apply.")
 def config_show(config_path: str, cfg_options: tuple[str, ...]) -> None:
     """Print CONFIG with its _base_ files merged and overrides applied."""
-    from regionkit.core.config import load_config
+    from regionkit.config.loader import load_config
 
     cfg = load_config(config_path, cfg_options)
     click.echo(f"# resolved from {config_path}")
     click.echo(cfg.pretty_text)
 
 
+@config.command(name="check")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE", help="Overrides to apply.")
+def config_check(config_path: str, cfg_options: tuple[str, ...]) -> None:
+    """Check CONFIG completely without running it: every problem at once.
+
+    Every component at any depth (the dataset, the detector and the detectors inside a
+    hybrid, each selector, captioner, matcher and writer) is looked up in its registry, its
+    parameter names are checked against its signature and its values against their declared
+    types and ranges; the runtime options, the selector-stage wiring and the writers' output
+    names are checked too.  Nothing is built, loaded or written.  Exit code 0 when all is
+    well, 1 when problems were found.
+    """
+    from regionkit.config.check import format_problems
+    from regionkit.config.loader import load_config
+    from regionkit.inference.job import check_infer_config
+
+    problems = check_infer_config(load_config(config_path, cfg_options))
+    if not problems:
+        echo_safe(f"{config_path}: OK")
+        return
+    echo_safe(f"{config_path}: {len(problems)} problem(s)")
+    echo_safe(format_problems(problems))
+    sys.exit(EXIT_FAILURES)
+
+
 @cli.command()
 @click.argument("out_dir", type=click.Path(file_okay=False))
 def samples(out_dir: str) -> None:
     """Write real sample photographs (shipped with scikit-image) into OUT_DIR."""
-    from regionkit.core.samples import write_sample_images
+    from regionkit.io.samples import write_sample_images
 
     paths = write_sample_images(out_dir)
     click.echo(f"Wrote {len(paths)} sample images to {out_dir}")
@@ -236,18 +281,31 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def expand_cfg_options(argv: Sequence[str]) -> list[str]:
-    """Accept mmengine style ``--cfg-options a=1 b=2``: each KEY=VALUE after the flag gets its own flag."""
+    """Accept mmengine style ``--cfg-options a=1 b=2``: each KEY=VALUE after the flag gets its own flag.
+
+    A flag with no ``KEY=VALUE`` after it is kept as it is, so click reports the missing value
+    (it is never dropped silently).
+    """
     out: list[str] = []
-    in_options = False
-    for arg in argv:
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
         if arg in ("--cfg-options", "-o"):
-            in_options = True
+            values = []
+            j = i + 1
+            while j < len(argv) and "=" in argv[j] and not argv[j].startswith("-"):
+                values.append(argv[j])
+                j += 1
+            if not values:
+                out.append(arg)
+                i += 1
+                continue
+            for value in values:
+                out.extend(["--cfg-options", value])
+            i = j
             continue
-        if in_options and "=" in arg and not arg.startswith("-"):
-            out.extend(["--cfg-options", arg])
-            continue
-        in_options = False
         out.append(arg)
+        i += 1
     return out
 
 

@@ -1,4 +1,4 @@
-"""``regionkit plugins validate DIST [--imports]``: the command (logic in :mod:`regionkit.registry.validate`).
+"""``regionkit plugins validate DIST [--imports]``: the command (logic in :mod:`regionkit.devkit.validate`).
 
 Attached to the ``plugins`` group in :mod:`regionkit.cli.main`; also runnable on its own as
 ``python -m regionkit.cli.plugins_validate DIST``.
@@ -23,7 +23,7 @@ def validate(dist: str, imports: bool) -> None:
     --imports nothing of the plugin is imported: its metadata and source files are read.
     Prints one line per finding (error, warning, ok) and exits with 1 if there is any error.
     """
-    from regionkit.registry.validate import validate_distribution
+    from regionkit.devkit.validate import validate_distribution
 
     findings = validate_distribution(dist, imports=imports)
     for finding in findings:

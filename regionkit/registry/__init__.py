@@ -5,9 +5,12 @@ Public surface::
     from regionkit.registry import DETECTORS, BOX_SELECTORS, WRITERS, registry_for
     det = DETECTORS.build(dict(type="saliency", threshold=0.5))
 
-``DETECTORS``, ``BOX_SELECTORS``, ``LOSSES``, ``WRITERS`` are root registries of scope
-``regionkit``; ``MODELS``, ``DATASETS``, ``METRICS`` and ``HOOKS`` are children of mmengine's
-root registries of the same kind, so mmengine's Runner can build regionkit components.
+Every registry has scope ``regionkit``.  For the kinds an mmengine Runner builds, ours are
+children of mmengine's root registries (``MODELS``, ``DATASETS``, ``METRICS``, ``HOOKS``), so
+``default_scope='regionkit'`` or ``type='regionkit.name'`` finds them there; our ``MODELS``
+also resolves losses, and ``LOSSES`` is a child of it.  mmengine imports this module when a
+config's default scope is ``regionkit``, so the registries are created at import (this is
+the one module here that imports mmengine).
 """
 from __future__ import annotations
 
@@ -16,50 +19,35 @@ from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 
-from regionkit.registry.discovery import (EntrySpec, PluginDist, PluginIndex, configure_plugins,
-                                          get_index, refresh_index)
-from regionkit.registry.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError,
-                                       PluginLoadError, PluginPolicyError, RegionkitError)
-from regionkit.registry.hookspecs import hookimpl
-from regionkit.registry.kinds import KINDS, normalize_kind
-from regionkit.registry.policy import PluginPolicy
-from regionkit.registry.registry import ComponentInfo, ComponentRegistry
+from regionkit.errors import ConfigError, did_you_mean
+from regionkit.kinds import KINDS, normalize_kind
+from regionkit.registry.registry import ComponentInfo, ComponentRegistry, allow_custom_imports
 
-_PARENTS = {"MODELS": MMENGINE_MODELS, "DATASETS": MMENGINE_DATASETS,
-            "METRICS": MMENGINE_METRICS, "HOOKS": MMENGINE_HOOKS}
-
+MODELS = ComponentRegistry(KINDS["models"], parent=MMENGINE_MODELS, also=("losses",))
+LOSSES = ComponentRegistry(KINDS["losses"], parent=MODELS)
+DATASETS = ComponentRegistry(KINDS["datasets"], parent=MMENGINE_DATASETS)
+METRICS = ComponentRegistry(KINDS["metrics"], parent=MMENGINE_METRICS)
+HOOKS = ComponentRegistry(KINDS["hooks"], parent=MMENGINE_HOOKS)
 DETECTORS = ComponentRegistry(KINDS["detectors"])
 BOX_SELECTORS = ComponentRegistry(KINDS["box_selectors"])
-LOSSES = ComponentRegistry(KINDS["losses"])
 WRITERS = ComponentRegistry(KINDS["writers"])
-MODELS = ComponentRegistry(KINDS["models"], parent=_PARENTS["MODELS"])
-DATASETS = ComponentRegistry(KINDS["datasets"], parent=_PARENTS["DATASETS"])
-METRICS = ComponentRegistry(KINDS["metrics"], parent=_PARENTS["METRICS"])
-HOOKS = ComponentRegistry(KINDS["hooks"], parent=_PARENTS["HOOKS"])
 CAPTIONERS = ComponentRegistry(KINDS["captioners"])
 MATCHERS = ComponentRegistry(KINDS["matchers"])
 
-REGISTRIES: dict[str, ComponentRegistry] = {
-    "detectors": DETECTORS, "box_selectors": BOX_SELECTORS, "losses": LOSSES, "models": MODELS,
-    "datasets": DATASETS, "writers": WRITERS, "metrics": METRICS, "hooks": HOOKS,
-    "captioners": CAPTIONERS, "matchers": MATCHERS,
-}
+#: kind key -> its registry, in :data:`regionkit.kinds.KINDS` order
+REGISTRIES: dict[str, ComponentRegistry] = {r.kind.key: r for r in sorted(
+    (DETECTORS, BOX_SELECTORS, LOSSES, MODELS, DATASETS, WRITERS, METRICS, HOOKS, CAPTIONERS, MATCHERS),
+    key=lambda r: list(KINDS).index(r.kind.key))}
+assert set(REGISTRIES) == set(KINDS), "every kind needs a registry"
 
 
 def registry_for(kind: str) -> ComponentRegistry:
-    """The registry of ``kind`` (``detectors``, ``detector``, ``selectors``, …)."""
+    """The registry of ``kind`` (``detectors``, ``detector``, ``selectors``, ...)."""
     key = normalize_kind(kind)
     if key is None:
-        from regionkit.registry.errors import did_you_mean
         raise ConfigError(f"unknown component kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
     return REGISTRIES[key]
 
 
-__all__ = [
-    "DETECTORS", "BOX_SELECTORS", "LOSSES", "WRITERS", "MODELS", "DATASETS", "METRICS", "HOOKS", "CAPTIONERS",
-    "MATCHERS",
-    "REGISTRIES", "KINDS", "registry_for", "ComponentRegistry", "ComponentInfo", "EntrySpec", "PluginDist",
-    "PluginIndex", "PluginPolicy", "get_index", "configure_plugins", "refresh_index", "hookimpl",
-    "RegionkitError", "ComponentNotFoundError", "AmbiguousNameError", "ConfigError", "PluginLoadError",
-    "PluginPolicyError",
-]
+__all__ = ["DETECTORS", "BOX_SELECTORS", "LOSSES", "WRITERS", "MODELS", "DATASETS", "METRICS", "HOOKS", "CAPTIONERS",
+           "MATCHERS", "REGISTRIES", "registry_for", "ComponentRegistry", "ComponentInfo", "allow_custom_imports"]

@@ -11,37 +11,63 @@ Name resolution (see :meth:`ComponentRegistry.resolve`):
   lists the qualified names.
 * Components registered in-process with ``register_module`` take part under the namespace
   of their top-level module.
-* Anything else falls back to mmengine's own lookup (``mmdet.SomeModel`` style), then
-  fails with close matches, the registries searched and the plugins that failed to load.
+* For kinds that mmengine builds (models, datasets, metrics, hooks), ``scope.Name`` finds
+  ``Name`` in the mmengine registry of that scope (``mmdet.FasterRCNN``).
+* A dotted ``package.module.Name`` resolves only when the config's ``custom_imports`` names
+  that module (see :func:`allow_custom_imports`).  Nothing else is ever imported: a config
+  cannot reach arbitrary code through ``type``.
+
+The same guarantees hold when mmengine builds one of our components through its own root
+registries (a Runner building datasets, models, hooks, metrics): parameter names are
+checked with a did-you-mean and constructor failures become one-line
+:class:`~regionkit.errors.ConfigError` s.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
+import importlib
 import logging
 import re
+import sys
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from mmengine.registry import Registry
 
-from regionkit.registry.discovery import EntrySpec, get_index
-from regionkit.registry.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError,
-                                       PluginLoadError, did_you_mean)
-from regionkit.registry.kinds import KINDS, Kind
-from regionkit.registry.params import check_parameters
-from regionkit.registry.policy import canonical
-from regionkit.registry.summaries import static_summary
+from regionkit.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError, PluginLoadError,
+                              RegionkitError, did_you_mean)
+from regionkit.kinds import KINDS, Kind
+from regionkit.discovery.index import get_index
+from regionkit.discovery.entry_points import EntrySpec
+from regionkit.discovery.policy import canonical
+from regionkit.registry.signature import check_parameters
+from regionkit.discovery.summaries import static_summary
 
-__all__ = ["ComponentRegistry", "Candidate", "ComponentInfo", "PLANNED_COMPONENTS"]
+__all__ = ["ComponentRegistry", "Candidate", "ComponentInfo", "allow_custom_imports", "SCOPE"]
 
 logger = logging.getLogger(__name__)
 
-#: names users will meet in configs before the component exists: a clear message beats "unknown"
-PLANNED_COMPONENTS: dict[tuple[str, str], str] = {
-    ("detectors", "baron"): (
-        "the BARON open-vocabulary detector (Patch Matters' divide stage) is planned but not yet "
-        "available in this release of regionkit; configs/saliency_four_box.py runs today"),
-}
+#: the mmengine scope of every regionkit registry
+SCOPE = "regionkit"
+
+_ALLOWED_IMPORTS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("regionkit_custom_imports",
+                                                                                   default=())
+
+
+@contextlib.contextmanager
+def allow_custom_imports(modules: Sequence[str]) -> Iterator[None]:
+    """While active, ``type='pkg.module.Name'`` may resolve to objects of ``modules`` (and their submodules).
+
+    The inference job enters it with the ``custom_imports`` of the config file as written
+    (``--cfg-options`` cannot add to it).
+    """
+    token = _ALLOWED_IMPORTS.set(tuple(str(m) for m in modules))
+    try:
+        yield
+    finally:
+        _ALLOWED_IMPORTS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,7 @@ class Candidate:
 
     name: str
     namespace: str
+    kind: str
     entry: EntrySpec | None = None
     local_obj: Any = None
 
@@ -84,12 +111,26 @@ class ComponentInfo:
         return dict(self.__dict__)
 
 
-class ComponentRegistry(Registry):
-    """Registry of one component kind, scope ``regionkit``, backed by entry points."""
+def _mmengine_build_codes() -> set[Any]:
+    """Code objects of mmengine's generic build functions (the callers that instantiate what ``get`` returns)."""
+    module = sys.modules.get("mmengine.registry.build_functions")
+    if module is None:
+        return set()
+    return {getattr(module, name).__code__ for name in ("build_from_cfg",) if hasattr(module, name)}
 
-    def __init__(self, kind: Kind, parent: Registry | None = None) -> None:
-        super().__init__(kind.singular.replace(" ", "_"), parent=parent, scope="regionkit")
+
+class ComponentRegistry(Registry):
+    """Registry of one component kind (scope ``regionkit``), backed by entry points.
+
+    ``also`` names further kinds this registry resolves: our child of mmengine's ``MODELS``
+    resolves models and losses, since mmengine model configs build their losses through
+    ``MODELS``.
+    """
+
+    def __init__(self, kind: Kind, parent: Registry | None = None, also: Sequence[str] = ()) -> None:
+        super().__init__(kind.label, parent=parent, scope=SCOPE)
         self.kind = kind
+        self.kinds = (kind.key, *also)
         self._loaded: dict[EntrySpec, Any] = {}
 
     # ------------------------------------------------------------------ registration
@@ -115,10 +156,12 @@ class ComponentRegistry(Registry):
 
     # ------------------------------------------------------------------ resolution
     def candidates(self) -> list[Candidate]:
-        cands = [Candidate(e.name, e.namespace, entry=e) for e in get_index().entries(self.kind.key)]
+        """Every component this registry can build: entry points of its kinds, then in-process registrations."""
+        index = get_index()
+        cands = [Candidate(e.name, e.namespace, k, entry=e) for k in self.kinds for e in index.entries(k)]
         for name, obj in self._module_dict.items():
             namespace = canonical(getattr(obj, "__module__", "local").split(".")[0])
-            cands.append(Candidate(name, namespace, local_obj=obj))
+            cands.append(Candidate(name, namespace, self.kind.key, local_obj=obj))
         return cands
 
     def resolve(self, key: str) -> Candidate:
@@ -132,6 +175,9 @@ class ComponentRegistry(Registry):
             builtins = [c for c in matches if c.is_builtin]
             if len(matches) > 1 and builtins:
                 matches = builtins
+        if len(matches) > 1 and len({c.kind for c in matches}) > 1:
+            own = [c for c in matches if c.kind == self.kind.key]  # a model named like a loss: the model wins
+            matches = own or matches
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -143,17 +189,19 @@ class ComponentRegistry(Registry):
 
     def _not_found_message(self, key: str, cands: list[Candidate]) -> str:
         bare = key.rpartition(".")[2]
-        planned = PLANNED_COMPONENTS.get((self.kind.key, bare))
-        if planned:
-            return f"{self.kind.singular} '{key}' is not available: {planned}"
         names = {c.name for c in cands} | {c.qualified_name for c in cands}
         msg = f"unknown {self.kind.singular} '{key}'{did_you_mean(key, names)}"
-        elsewhere = [k.singular for k in KINDS.values() if k.key != self.kind.key
+        elsewhere = [k.singular for k in KINDS.values() if k.key not in self.kinds
                      and any(e.name == bare for e in get_index().entries(k.key))]
         if elsewhere:
             msg += f"; '{bare}' is a {' and a '.join(elsewhere)}, not a {self.kind.singular}"
-        msg += f". Searched the {self.kind.key} registry (entry-point group '{self.kind.group}'"
+        groups = ", ".join(f"'{KINDS[k].group}'" for k in self.kinds)
+        msg += f". Searched the {self.kind.key} registry (entry-point group {groups}"
         msg += f"), {len({c.qualified_name for c in cands})} names; see 'regionkit list {self.kind.key}'"
+        if "." in key:
+            msg += (". A dotted type is a plugin-qualified name (dist.name), a registered mmengine scope "
+                    "(mmdet.Name, for models/datasets/metrics/hooks) or an object of a module the config "
+                    "lists in custom_imports; regionkit never imports other code a config names")
         problems = get_index().problems()
         if problems:
             msg += ". Plugins with problems: " + "; ".join(problems)
@@ -176,21 +224,70 @@ class ComponentRegistry(Registry):
             self._loaded[entry] = obj
         return self._loaded[entry]
 
+    def _resolve_elsewhere(self, key: str) -> Any:
+        """``scope.Name`` in another mmengine registry of the tree, or an allowed custom import; ``None`` otherwise."""
+        prefix, _, name = key.rpartition(".")
+        if self.kind.mmengine_parent is not None and "." not in prefix and prefix != SCOPE:
+            other = self._get_root_registry()._search_child(prefix)
+            while other is not None and not isinstance(other, ComponentRegistry):
+                if name in other._module_dict:
+                    return other._module_dict[name]
+                other = other.parent
+        allowed = _ALLOWED_IMPORTS.get()
+        if any(prefix == m or prefix.startswith(m + ".") for m in allowed):
+            try:
+                module = importlib.import_module(prefix)
+            except Exception as exc:  # the config's own custom import failing: a config problem
+                raise ConfigError(f"{self.kind.singular} type '{key}': cannot import {prefix}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            return getattr(module, name, None)
+        return None
+
     def get(self, key: str) -> Any:  # type: ignore[override]
-        """Resolve and load ``key``; mmengine-style ``scope.Type`` keys of other scopes still work."""
+        """Resolve and load ``key`` (see the module docstring for what may resolve)."""
         if not isinstance(key, str):
-            raise TypeError(f"{self.kind.singular} name must be a string, got {type(key).__name__}")
+            raise ConfigError(f"{self.kind.singular} name must be a string, got {type(key).__name__}")
         try:
-            return self.load(self.resolve(key))
+            obj = self.load(self.resolve(key))
         except ComponentNotFoundError:
-            if "." in key and not key.startswith("regionkit."):
-                try:
-                    found = super().get(key)
-                except Exception:  # mmengine raises for unknown scopes or import paths
-                    found = None
-                if found is not None:
-                    return found
-            raise
+            obj = self._resolve_elsewhere(key) if "." in key else None
+            if obj is None:
+                raise
+        if self._called_by_mmengine_build():
+            return self._checked_constructor(obj, key)
+        return obj
+
+    def _called_by_mmengine_build(self) -> bool:
+        """Whether mmengine's ``build_from_cfg`` is about to instantiate what ``get`` returns.
+
+        True when ``get``'s caller is ``build_from_cfg`` itself, or mmengine's ``Registry.get``
+        (a root registry delegating a scoped name to us) called from ``build_from_cfg``.
+        """
+        codes = _mmengine_build_codes()
+        frame = sys._getframe(2)
+        for _ in range(3):
+            if frame is None or not codes:
+                return False
+            if frame.f_code in codes:
+                return True
+            if frame.f_code is not Registry.get.__code__:
+                return False
+            frame = frame.f_back
+        return False
+
+    def _checked_constructor(self, obj: Any, label: str) -> Callable[..., Any]:
+        """A callable mmengine can instantiate that checks parameters first, as :meth:`build` does."""
+        registry = self
+
+        def construct(*args: Any, **kwargs: Any) -> Any:
+            return registry._instantiate(obj, label, args, kwargs)
+
+        construct.__name__ = getattr(obj, "__name__", label)
+        construct.__qualname__ = getattr(obj, "__qualname__", label)
+        construct.__module__ = getattr(obj, "__module__", __name__)
+        construct.__doc__ = getattr(obj, "__doc__", None)
+        construct.__wrapped__ = obj  # type: ignore[attr-defined]
+        return construct
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -201,43 +298,76 @@ class ComponentRegistry(Registry):
             return False
         return True
 
+    def __len__(self) -> int:
+        """How many components this registry can build (entry points and in-process registrations)."""
+        return len({c.qualified_name for c in self.candidates()})
+
     # ------------------------------------------------------------------ building
     def build(self, cfg: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Build from ``dict(type=NAME_OR_CALLABLE, **params)`` checking parameter names first.
 
-        ``default_args`` (keyword) fill parameters the config leaves out.  A wrong parameter
-        name, a missing required one or a constructor's ``ValueError``/``TypeError`` becomes a
+        ``default_args`` (keyword) fill parameters the config leaves out.  ``_scope_`` picks
+        the mmengine registry of another scope (kinds mmengine builds only).  A wrong
+        parameter name, a missing required one or any exception of the constructor becomes a
         :class:`ConfigError` naming the component.
         """
         default_args: Mapping[str, Any] = kwargs.pop("default_args", None) or {}
         if not isinstance(cfg, Mapping):
-            raise ConfigError(f"a {self.kind.singular} config must be a dict with a 'type' key, got {cfg!r}")
+            raise ConfigError(f"a {self.kind.singular} config must be a dict with a 'type' key, got {cfg!r:.200}")
         params = dict(cfg)
-        params.pop("_scope_", None)
+        scope = params.pop("_scope_", None)
         if "type" not in params:
-            raise ConfigError(f"a {self.kind.singular} config needs a 'type' key, got {dict(cfg)!r}")
+            raise ConfigError(f"a {self.kind.singular} config needs a 'type' key, got {dict(cfg)!r:.200}")
+        if scope not in (None, SCOPE):
+            return self._build_in_scope(scope, {**params, **{k: v for k, v in default_args.items()
+                                                            if k not in params}}, args, kwargs)
         obj_type = params.pop("type")
         for k, v in {**default_args, **kwargs}.items():
             params.setdefault(k, v)
         if isinstance(obj_type, str):
             obj = self.get(obj_type)
             label = obj_type
-        elif callable(obj_type):
+        elif isinstance(obj_type, type) or callable(obj_type):
             obj, label = obj_type, getattr(obj_type, "__qualname__", repr(obj_type))
         else:
-            raise ConfigError(f"{self.kind.singular} 'type' must be a name or a class, got {obj_type!r}")
+            raise ConfigError(f"{self.kind.singular} 'type' must be a name, got {obj_type!r:.200}")
+        return self._instantiate(obj, label, args, params)
+
+    def _build_in_scope(self, scope: Any, params: dict[str, Any], args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> Any:
+        if self.kind.mmengine_parent is None or not isinstance(scope, str):
+            raise ConfigError(f"{self.kind.singular} configs take no _scope_ other than '{SCOPE}', got {scope!r}")
+        other = self._get_root_registry()._search_child(scope)
+        if other is None:
+            raise ConfigError(f"_scope_ {scope!r}: no mmengine registry of that scope is loaded (is the package "
+                              f"installed and imported through custom_imports?)")
+        return other.build(params, *args, **kwargs)
+
+    def _instantiate(self, obj: Any, label: str, args: Sequence[Any], params: Mapping[str, Any]) -> Any:
         what = f"{self.kind.singular} '{label}'"
         check_parameters(obj, params, what, n_positional=len(args))
         try:
             return obj(*args, **params)
+        except RegionkitError as exc:
+            if isinstance(exc, ConfigError) and str(exc).startswith(what):
+                raise
+            raise ConfigError(f"{what}: {exc}") from exc
+        except KeyboardInterrupt:
+            raise
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{what}: {exc}") from exc
+        except SystemExit as exc:  # plugin code must not end the host
+            raise ConfigError(f"{what} called sys.exit({exc.code!r}) while being built") from exc
+        except BaseException as exc:
+            raise ConfigError(f"{what} could not be built: {type(exc).__name__}: {exc}") from exc
 
     # ------------------------------------------------------------------ listing
     def list_components(self, pattern: str | None = None) -> list[ComponentInfo]:
         """Components of this kind whose bare or qualified name matches the glob ``pattern``."""
         infos = []
         for cand in self.candidates():
+            if cand.kind != self.kind.key:
+                continue
             try:
                 shown = cand.name if self.resolve(cand.name) == cand else cand.qualified_name
             except (ComponentNotFoundError, AmbiguousNameError):

@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseDetector
 
 __all__ = ["EdgeDensityDetector"]
 

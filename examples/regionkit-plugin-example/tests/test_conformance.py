@@ -34,7 +34,7 @@ def test_the_entry_point_makes_it_buildable_by_name():
 
 
 def test_the_distribution_validates_cleanly():
-    from regionkit.registry.validate import validate_distribution
+    from regionkit.devkit.validate import validate_distribution
 
     findings = validate_distribution("regionkit-plugin-example", imports=True)
     assert [f.line() for f in findings if f.severity != "ok"] == []

@@ -58,7 +58,7 @@ def test_bad_parameters_are_refused_with_the_reason(params, message):
 
 
 def test_the_example_config_resolves_to_this_detector():
-    from regionkit.core.config import load_config
+    from regionkit.config.loader import load_config
     from regionkit.registry import DETECTORS
 
     cfg = load_config(HERE / "configs" / "example_four_box.py")

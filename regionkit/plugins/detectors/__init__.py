@@ -1,0 +1,1 @@
+"""Built-in detectors: spectral-residual saliency, ultralytics YOLO, and hybrids of detectors."""

@@ -20,7 +20,7 @@ Modes:
 ``union``
     Every detector runs on the whole batch; each image's boxes are concatenated in
     detector order and reduced by class-agnostic non-maximum suppression at ``nms_iou``
-    (:func:`regionkit.core.box_ops.nms`: a box is dropped when its IoU with a
+    (:func:`regionkit.structures.box_ops.nms`: a box is dropped when its IoU with a
     higher-scoring kept box is above ``nms_iou``; on equal scores the earlier detector wins).
 
 In both modes boxes scoring below ``min_score`` are dropped from every detector's output
@@ -32,18 +32,17 @@ may coincide (YOLO's class 0 and saliency's label 0), the names tell them apart.
 """
 from __future__ import annotations
 
-import numbers
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from regionkit.core import box_ops
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
+from regionkit.kinds import DETECTOR
+from regionkit.kinds.detectors import BaseDetector, check_detections
+from regionkit.params import Component, NonEmpty, UnitInterval, checked
+from regionkit.structures import box_ops
+from regionkit.structures.boxes import Boxes
 
 __all__ = ["HybridDetector"]
-
-_MODES = ("fallback", "union")
 
 
 def _build(index: int, cfg: Any) -> Any:
@@ -53,7 +52,7 @@ def _build(index: int, cfg: Any) -> Any:
             return cfg
         raise ValueError(f"detectors[{index}] must be a detector config dict with a 'type' key, got {cfg!r}")
     from regionkit.registry import DETECTORS
-    from regionkit.registry.errors import ConfigError, RegionkitError
+    from regionkit.errors import ConfigError, RegionkitError
 
     try:
         return DETECTORS.build(dict(cfg))
@@ -92,33 +91,23 @@ class HybridDetector(BaseDetector):
         dict(mode="union", detectors=[dict(type="saliency"), dict(type="saliency", threshold=0.6)]),
     ]
 
+    @checked
     def __init__(
         self,
         *,
-        detectors: Sequence[Any],
-        mode: str = "fallback",
+        detectors: Annotated[Sequence[Annotated[Any, Component("detectors")]], NonEmpty(
+            "list at least one detector config, e.g. [dict(type='yolo', model='yolov8n.pt', conf=0.3), "
+            "dict(type='saliency', max_regions=2)]")],
+        mode: Literal["fallback", "union"] = "fallback",
         min_score: float = 0.0,
-        nms_iou: float = 0.5,
+        nms_iou: UnitInterval = 0.5,
     ) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(repr(m) for m in _MODES)}, got {mode!r}")
         self.mode = mode
-        if isinstance(min_score, bool) or not isinstance(min_score, numbers.Real) \
-                or not np.isfinite(float(min_score)):
-            raise ValueError(f"min_score must be a finite number, got {min_score!r}")
-        self.min_score = float(min_score)
-        if isinstance(nms_iou, bool) or not isinstance(nms_iou, numbers.Real) \
-                or not 0.0 <= float(nms_iou) <= 1.0:
-            raise ValueError(f"nms_iou must be a number in [0, 1], got {nms_iou!r}")
-        self.nms_iou = float(nms_iou)
-        if isinstance(detectors, (str, bytes, Mapping)) or not isinstance(detectors, Sequence):
-            raise ValueError(f"detectors must be a list of detector configs, got {detectors!r}")
-        if not detectors:
-            raise ValueError("detectors must list at least one detector config, e.g. "
-                             "[dict(type='yolo', model='yolov8n.pt', conf=0.3), dict(type='saliency', max_regions=2)]")
+        self.min_score = min_score
+        self.nms_iou = nms_iou
         self.detectors = [_build(i, cfg) for i, cfg in enumerate(detectors)]
         #: the runner may detect in worker processes only if every inner detector allows it
-        self.parallel_safe = all(bool(getattr(d, "parallel_safe", False)) for d in self.detectors)
+        self.parallel_safe = all(DETECTOR.trait(d, "parallel_safe") for d in self.detectors)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(d) for d in self.detectors)
@@ -144,20 +133,8 @@ class HybridDetector(BaseDetector):
     def _run(self, k: int, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> list[Boxes]:
         """Detector ``k`` on ``images``: contract checked, ``min_score`` applied."""
         detector = self.detectors[k]
-        out = detector.detect(images)
-        if not isinstance(out, (list, tuple)) or len(out) != len(images):
-            got = f"{len(out)} results" if isinstance(out, (list, tuple)) else type(out).__name__
-            raise RuntimeError(f"detectors[{k}] ({_name(detector)}) returned {got} for {len(images)} images")
-        checked = []
-        for boxes, size in zip(out, sizes):
-            if not isinstance(boxes, Boxes):
-                raise RuntimeError(f"detectors[{k}] ({_name(detector)}) returned {type(boxes).__name__}, "
-                                   "not Boxes")
-            if boxes.image_size != size:
-                raise RuntimeError(f"detectors[{k}] ({_name(detector)}) reported image_size "
-                                   f"{boxes.image_size} for a {size} image")
-            checked.append(boxes[boxes.scores >= self.min_score] if len(boxes) else boxes)
-        return checked
+        found = check_detections(detector.detect(images), sizes, f"detectors[{k}] ({_name(detector)}).detect")
+        return [boxes[boxes.scores >= self.min_score] if len(boxes) else boxes for boxes in found]
 
     def _fallback(self, images: list[np.ndarray], sizes: list[tuple[int, int]]) -> list[Boxes]:
         results: list[Boxes | None] = [None] * len(images)

@@ -9,8 +9,9 @@ Pipeline, per image (``W x H`` pixels):
 
 1. grey levels with ITU-R BT.601 luma weights (0.299 R + 0.587 G + 0.114 B), scaled to
    ``[0, 1]``; grayscale input is used as is, the alpha channel of RGBA input is dropped;
-2. resize to ``resize_width`` x ``max(1, round(H * resize_width / W))`` (aspect ratio kept)
-   with Pillow's bilinear filter, which is antialiased when it shrinks;
+2. resize to ``resize_width`` x ``max(1, round(H * resize_width / W))`` (aspect ratio kept;
+   see :meth:`SaliencyDetector.working_size` for very tall images) with Pillow's bilinear
+   filter, which is antialiased when it shrinks;
 3. 2-D FFT; ``L = log(amplitude)`` (amplitudes are floored at ``1e-6`` times their mean so
    exact spectral zeros do not give ``-inf``), ``P = phase``;
 4. spectral residual ``R = L - mean3x3(L)``; the 3x3 mean wraps around the spectrum's edges
@@ -41,43 +42,29 @@ borders, squares it and divides by the maximum); ``threshold = 0.5`` stands for 
 and filtered by ``min_area_frac`` (the recipe keeps the 3 largest contours with area > 1%);
 holes inside a component do not matter, as with OpenCV's ``RETR_EXTERNAL`` contours.
 
-Cost: the spectrum work is fixed (a ``resize_width``-wide FFT); the rest is linear in the
-pixel count because the threshold and labelling run at full resolution (4-6 ms for a
-512 x 512 image, 0.5 s for 12 megapixels on one CPU core).  Very tall, narrow images get a
-tall working image, since the working *width* is fixed.
+Cost: the spectrum work is bounded (a ``resize_width``-wide FFT, at most
+``MAX_WORKING_ASPECT`` times as tall); the rest is linear in the pixel count because the
+threshold and labelling run at full resolution (4-6 ms for a 512 x 512 image, 0.5 s for 12
+megapixels on one CPU core).  Memory is bounded by the pixel count whatever the aspect
+ratio.
 """
 from __future__ import annotations
 
-import numbers
-from typing import Sequence
+from typing import Annotated, Sequence
 
 import numpy as np
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
+from regionkit.kinds.detectors import BaseDetector
+from regionkit.params import MaxLength, NonEmpty, Range, checked
+from regionkit.structures.boxes import Boxes
 
 __all__ = ["SaliencyDetector"]
 
 _LUMA_601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _CONSTANT_TOL = 1e-6      # grey-level range (0..1 scale) at or below which an image is constant
 _AMPLITUDE_FLOOR = 1e-6   # amplitudes are floored at this fraction of their mean before log
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not np.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return out
+#: the working image is at most this many times taller than ``resize_width`` (bounded memory)
+MAX_WORKING_ASPECT = 8
 
 
 class SaliencyDetector(BaseDetector):
@@ -109,29 +96,22 @@ class SaliencyDetector(BaseDetector):
     #: CPU-only and stateless: the runner may detect in its worker processes, one copy each
     parallel_safe = True
 
+    @checked
     def __init__(
         self,
         *,
-        resize_width: int = 64,
-        blur_sigma: float = 2.5,
-        threshold: float = 0.5,
-        min_area_frac: float = 0.001,
-        max_regions: int = 5,
-        label_name: str = "salient",
+        resize_width: Annotated[int, Range(8, 1024)] = 64,
+        blur_sigma: Annotated[float, Range(0.0, 64.0)] = 2.5,
+        threshold: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] = 0.5,
+        min_area_frac: Annotated[float, Range(0.0, 1.0, high_open=True)] = 0.001,
+        max_regions: Annotated[int, Range(1, 1000)] = 5,
+        label_name: Annotated[str, NonEmpty(), MaxLength(200)] = "salient",
     ) -> None:
-        self.resize_width = _check_int("resize_width", resize_width, 8)
-        self.blur_sigma = _check_float("blur_sigma", blur_sigma)
-        if self.blur_sigma < 0:
-            raise ValueError(f"blur_sigma must be >= 0 (0 disables the blur), got {blur_sigma!r}")
-        self.threshold = _check_float("threshold", threshold)
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold!r}")
-        self.min_area_frac = _check_float("min_area_frac", min_area_frac)
-        if not 0.0 <= self.min_area_frac < 1.0:
-            raise ValueError(f"min_area_frac must lie in [0, 1), got {min_area_frac!r}")
-        self.max_regions = _check_int("max_regions", max_regions, 1)
-        if not isinstance(label_name, str) or not label_name:
-            raise ValueError(f"label_name must be a non-empty string, got {label_name!r}")
+        self.resize_width = resize_width
+        self.blur_sigma = blur_sigma
+        self.threshold = threshold
+        self.min_area_frac = min_area_frac
+        self.max_regions = max_regions
         self.label_name = label_name
 
     def __repr__(self) -> str:
@@ -162,6 +142,22 @@ class SaliencyDetector(BaseDetector):
         """
         return self._full_map(_to_gray(image))
 
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        """The ``(width, height)`` the spectrum is computed at: ``resize_width`` wide, height by aspect ratio.
+
+        For images taller than :data:`MAX_WORKING_ASPECT` times their width the height is
+        capped at that many times ``resize_width`` (the width shrinks to keep the aspect
+        ratio, but never below 1), so the working image, and the memory it takes, stays
+        bounded whatever the image's shape.
+        """
+        work_w = self.resize_width
+        work_h = max(1, int(round(height * work_w / width)))
+        cap = MAX_WORKING_ASPECT * self.resize_width
+        if work_h > cap:
+            work_h = cap
+            work_w = max(1, int(round(width * cap / height)))
+        return work_w, work_h
+
     # ------------------------------------------------------------------ internals
     def _working_map(self, gray: np.ndarray) -> np.ndarray:
         """Normalised saliency at the working resolution (float64, values in [0, 1])."""
@@ -169,8 +165,7 @@ class SaliencyDetector(BaseDetector):
         from scipy import ndimage
 
         height, width = gray.shape
-        work_w = self.resize_width
-        work_h = max(1, int(round(height * work_w / width)))
+        work_w, work_h = self.working_size(width, height)
         small = np.asarray(
             Image.fromarray(gray).resize((work_w, work_h), _bilinear(Image)),
             dtype=np.float64)

@@ -10,7 +10,7 @@ fast and work without the extra; the import happens when a :class:`YoloDetector`
 ``yolov8n.yaml``), which builds a *randomly initialised* model, useful for tests only.
 Ultralytics itself would fetch a missing ``yolov8n.pt`` from GitHub; regionkit checks the
 path first and raises :class:`YoloWeightsNotFoundError` (a ``FileNotFoundError`` and a
-:class:`~regionkit.registry.errors.ConfigError`) before ultralytics is even imported.  To
+:class:`~regionkit.errors.ConfigError`) before ultralytics is even imported.  To
 get weights, download for example ``yolov8n.pt`` or ``yolo11n.pt`` from
 https://github.com/ultralytics/assets/releases on a machine with internet access, copy it
 over and pass its local path.  URLs, bare model names (``yolov8n``) and exported formats
@@ -43,17 +43,16 @@ of a batch has the same shape, so results can change with the batch composition.
 """
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import numpy as np
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
-from regionkit.registry.errors import ConfigError
-from regionkit.core.validation import check_number
+from regionkit.errors import ConfigError
+from regionkit.kinds.detectors import BaseDetector
+from regionkit.params import Device, NonEmpty, PathText, Range, UnitInterval, checked
+from regionkit.structures.boxes import Boxes
 
 __all__ = ["YoloDetector", "YoloWeightsNotFoundError", "YoloUnavailableError"]
 
@@ -72,12 +71,6 @@ class YoloWeightsNotFoundError(ConfigError, FileNotFoundError):
 
 class YoloUnavailableError(ConfigError, ImportError):
     """ultralytics is not installed (the ``regionkit[yolo]`` extra)."""
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_model_path(model: object) -> str:
@@ -156,39 +149,29 @@ class YoloDetector(BaseDetector):
     #: the conformance kit cannot build it without the [yolo] extra and weights; tests/test_yolo.py covers it
     conformance_skip = "needs the [yolo] extra and a model file; covered by regionkit's tests/test_yolo.py"
 
+    @checked
     def __init__(
         self,
         *,
-        model: str,
-        device: str = "cpu",
-        conf: float = 0.25,
-        iou: float = 0.7,
-        imgsz: int = 640,
-        classes: Sequence[int] | None = None,
-        max_det: int = 300,
+        model: PathText,
+        device: Device = "cpu",
+        conf: UnitInterval = 0.25,
+        iou: UnitInterval = 0.7,
+        imgsz: Annotated[int, Range(32, 8192)] = 640,
+        classes: Optional[Annotated[Sequence[Annotated[int, Range(0, 100000)]], NonEmpty()]] = None,
+        max_det: Annotated[int, Range(1, 100000)] = 300,
         half: bool = False,
         rect: bool = False,
     ) -> None:
         load_path = _check_model_path(model)
         self.model = str(model)
-        if not isinstance(device, (str, int)) or isinstance(device, bool):
-            raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
         self.device = str(device)
-        self.conf = check_number("conf", conf, 0.0, 1.0)
-        self.iou = check_number("iou", iou, 0.0, 1.0)
-        self.imgsz = _check_int("imgsz", imgsz, 32)
-        self.max_det = _check_int("max_det", max_det, 1)
-        for name, flag in (("half", half), ("rect", rect)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
-        self.half, self.rect = bool(half), bool(rect)
-        if classes is not None:
-            if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
-                raise ValueError(f"classes must be a list of class ids or None, got {classes!r}")
-            classes = [_check_int("each class id", c, 0) for c in classes]
-            if not classes:
-                raise ValueError("classes must name at least one class id (or be None for all classes)")
-        self.classes = classes
+        self.conf = conf
+        self.iou = iou
+        self.imgsz = imgsz
+        self.max_det = max_det
+        self.half, self.rect = half, rect
+        self.classes = None if classes is None else list(classes)
 
         try:
             from ultralytics import YOLO

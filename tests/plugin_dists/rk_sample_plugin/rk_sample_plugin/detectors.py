@@ -1,7 +1,7 @@
 """Detectors of the sample plugin."""
 
-from regionkit.core.boxes import Boxes
-from regionkit.core.interfaces import BaseDetector
+from regionkit.structures.boxes import Boxes
+from regionkit import BaseDetector
 
 
 class CenterBoxDetector(BaseDetector):

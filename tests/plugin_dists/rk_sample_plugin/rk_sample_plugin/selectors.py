@@ -1,7 +1,7 @@
 """Selectors of the sample plugin."""
 import numpy as np
 
-from regionkit.core.interfaces import BaseBoxSelector
+from regionkit import BaseBoxSelector
 
 
 class LargestOnly(BaseBoxSelector):

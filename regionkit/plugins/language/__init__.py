@@ -1,0 +1,1 @@
+"""Language models as components: image captioners and caption-to-class matchers (local ``transformers`` models only)."""

@@ -1,1 +1,0 @@
-"""Built-in matchers (caption + detected class names -> the names the caption mentions)."""
