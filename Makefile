@@ -1,12 +1,14 @@
 # Two entry points for a fresh clone (see README "Quick start"):
 #   make demo   set up .venv and run the main job on bundled sample photographs
 #   make test   set up .venv and run the test suite
+# and, for contributors:
+#   make lint   ruff and mypy over the package (CI runs it)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.regionkit-installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test lint clean
 
 setup: $(STAMP)
 
@@ -15,7 +17,7 @@ $(PY):
 
 # Reinstall when packaging metadata (dependencies, entry points) changes.
 $(STAMP): setup.py pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	touch $(STAMP)
 
 demo: setup
@@ -24,6 +26,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check regionkit tests benchmarks tools examples
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) work_dirs build *.egg-info

@@ -62,7 +62,7 @@ setup(
     description="Region boxes (detectors, box selectors) and region-level losses as plugins",
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=find_packages(include=["regionkit", "regionkit.*"]),
     package_data={"regionkit": ["py.typed"]},
     install_requires=[

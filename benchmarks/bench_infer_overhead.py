@@ -18,10 +18,9 @@ from pathlib import Path
 
 from _common import DETECTORS, bench_config, make_image_folder, yolo_env
 
-from regionkit.io.images import load_rgb
 from regionkit.inference.job import build_runner, config_fingerprint
+from regionkit.io.images import load_rgb
 from regionkit.registry import DETECTORS as REGISTRY
-
 
 
 def main() -> None:

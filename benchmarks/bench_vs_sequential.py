@@ -26,7 +26,6 @@ from regionkit.registry import BOX_SELECTORS
 from regionkit.registry import DETECTORS as REGISTRY
 
 
-
 def sequential_loop(paths: list[Path], det_cfg: dict, out: Path) -> None:
     detector = REGISTRY.build(dict(det_cfg))
     keep = BOX_SELECTORS.build(dict(type="patch_matters_score_filter"))

@@ -57,23 +57,57 @@ _PUBLIC: dict[str, str] = {
 __all__ = ["__version__", "PLUGIN_API_VERSION", *_PUBLIC]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from regionkit.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError, ContractError,
-                                  PluginLoadError, PluginPolicyError, RegionkitError)
+    from regionkit.errors import (
+        AmbiguousNameError,
+        ComponentNotFoundError,
+        ConfigError,
+        ContractError,
+        PluginLoadError,
+        PluginPolicyError,
+        RegionkitError,
+    )
     from regionkit.inference.hookspecs import hookimpl
     from regionkit.io.atomic import atomic_open, write_json_dict_atomic, write_json_list_atomic
     from regionkit.io.box_files import BoxEntry, BoxFile, BoxFileError, BoxFormat, boxes_array
     from regionkit.io.images import ImageLoadError, load_rgb
-    from regionkit.kinds import (KINDS, BaseBoxSelector, BaseCaptioner, BaseDetector, BaseMatcher, BaseWriter,
-                                 ImageListDataset)
+    from regionkit.kinds import (
+        KINDS,
+        BaseBoxSelector,
+        BaseCaptioner,
+        BaseDetector,
+        BaseMatcher,
+        BaseWriter,
+        ImageListDataset,
+    )
     from regionkit.kinds.detectors import check_detections
-    from regionkit.params import (Component, Device, FileName, MaxLength, NonEmpty, OutputName, PathText, Range,
-                                  RegionSetName, UnitInterval, check_number, check_value, checked)
+    from regionkit.params import (
+        Component,
+        Device,
+        FileName,
+        MaxLength,
+        NonEmpty,
+        OutputName,
+        PathText,
+        Range,
+        RegionSetName,
+        UnitInterval,
+        check_number,
+        check_value,
+        checked,
+    )
     from regionkit.registry import registry_for
     from regionkit.structures import box_ops
     from regionkit.structures.boxes import Boxes, SanitizeReport
     from regionkit.structures.results import ImageItem, ImageResult
-    from regionkit.testing import (ConformanceError, check_captioner, check_detector, check_loss, check_matcher,
-                                   check_selector, check_writer)
+    from regionkit.testing import (
+        ConformanceError,
+        check_captioner,
+        check_detector,
+        check_loss,
+        check_matcher,
+        check_selector,
+        check_writer,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -6,28 +6,39 @@ imports nothing but the standard library, so any layer may use it.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["RegionkitError", "ComponentNotFoundError", "AmbiguousNameError", "PluginLoadError",
            "ConfigError", "PluginPolicyError", "ContractError", "close_matches", "did_you_mean"]
 
 
+#: characters that would break a message over several lines, and their escapes
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
 class RegionkitError(Exception):
-    """Base class of errors caused by input, configuration or installed plugins."""
+    """Base class of errors caused by input, configuration or installed plugins.
+
+    ``str(error)`` is always one line: line breaks that reach a message from user input (a
+    file name, a config value) are shown escaped.
+    """
+
+    def __str__(self) -> str:
+        return super().__str__().translate(_LINE_BREAKS)
 
 
 class ComponentNotFoundError(RegionkitError, KeyError):
     """No registered component has the requested name."""
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
+        return str(self.args[0]).translate(_LINE_BREAKS) if self.args else ""
 
 
 class AmbiguousNameError(RegionkitError, KeyError):
     """A bare name is provided by several plugins; the message lists the qualified names."""
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        return str(self.args[0]).translate(_LINE_BREAKS) if self.args else ""
 
 
 class PluginLoadError(RegionkitError, ImportError):

@@ -30,9 +30,11 @@ import inspect
 import math
 import numbers
 import os
+import types
 import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 from regionkit.errors import ConfigError
 
@@ -58,12 +60,12 @@ class Range:
     def check(self, value: Any) -> str | None:
         low_ok = value > self.low if self.low_open else value >= self.low
         high_ok = value < self.high if self.high_open else value <= self.high
-        return None if (low_ok and high_ok) else f"must be in {self.describe()}"
+        return None if (low_ok and high_ok) else f"must be {self.describe()}"
 
     def describe(self) -> str:
         left = "(" if self.low_open else "["
         right = ")" if self.high_open else "]"
-        return f"{left}{_num(self.low)}, {_num(self.high)}{right}"
+        return f"in {left}{_num(self.low)}, {_num(self.high)}{right}"
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,9 @@ OutputName = typing.Annotated[str, FileName()]
 #: the name of a region set (a selector stage's output, or ``"detections"``)
 RegionSetName = typing.Annotated[str, NonEmpty(), MaxLength(200)]
 #: a file or folder path given as text (configs) or a path object (Python)
-PathText = Union[str, os.PathLike]
+PathText = str | os.PathLike
 #: a torch/ultralytics device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ... or a GPU index
-Device = Union[typing.Annotated[str, NonEmpty(), MaxLength(64)], typing.Annotated[int, Range(0, 1024)]]
+Device = typing.Annotated[str, NonEmpty(), MaxLength(64)] | typing.Annotated[int, Range(0, 1024)]
 
 
 def _num(value: float) -> str:
@@ -179,8 +181,10 @@ def describe_type(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *meta = typing.get_args(annotation)
-        extra = [m.describe() for m in meta if hasattr(m, "describe")]
-        return describe_type(base) + (" " + ", ".join(extra) if extra else "")
+        ranges = [m.describe() for m in meta if isinstance(m, Range)]
+        others = [m.describe() for m in meta if hasattr(m, "describe") and not isinstance(m, Range)]
+        text = describe_type(base) + "".join(f" {r}" for r in ranges)
+        return text + (f" ({', '.join(others)})" if others else "")
     if annotation is bool:
         return "True or False"
     if annotation is int:
@@ -193,7 +197,7 @@ def describe_type(annotation: Any) -> str:
         return "None"
     if origin is Literal:
         return "one of " + ", ".join(repr(v) for v in typing.get_args(annotation))
-    if origin is Union:
+    if origin is Union or origin is types.UnionType:
         return " or ".join(describe_type(a) for a in typing.get_args(annotation))
     if origin in (list, tuple, Sequence, typing.Sequence) or _is_sequence_origin(origin):
         args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
@@ -270,7 +274,7 @@ def _convert(annotation: Any, value: Any) -> Any:
         if any(value == c and type(value) is type(c) for c in choices):
             return value
         raise _Invalid("must be one of " + ", ".join(repr(c) for c in choices))
-    if origin is Union:
+    if origin is Union or origin is types.UnionType:
         problems = []
         for option in typing.get_args(annotation):
             try:
@@ -346,7 +350,7 @@ class ParamSpec:
 
 
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:
-    target = func.__init__ if inspect.isclass(func) else func  # type: ignore[misc]
+    target = func.__init__ if inspect.isclass(func) else func
     target = inspect.unwrap(target)
     try:
         return typing.get_type_hints(target, include_extras=True)
@@ -354,10 +358,10 @@ def _hints(func: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parameter_specs(func: Callable[..., Any]) -> tuple[ParamSpec, ...]:
     """The keyword parameters of ``func`` (a class: its constructor) with their declared annotations."""
-    target = func.__init__ if inspect.isclass(func) else func  # type: ignore[misc]
+    target = func.__init__ if inspect.isclass(func) else func
     target = inspect.unwrap(target)
     try:
         sig = inspect.signature(target)

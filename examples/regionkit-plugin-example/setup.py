@@ -16,9 +16,9 @@ setup(
     description="Edge-density region boxes for regionkit (an example third-party detector plugin)",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=["regionkit_plugin_example"],
-    install_requires=["regionkit>=0.1", "numpy", "scipy", "Pillow"],
+    install_requires=["regionkit>=0.2", "numpy", "scipy", "Pillow"],
     extras_require={"test": ["pytest>=7"]},
     entry_points={
         "regionkit.detectors": [

@@ -6,10 +6,12 @@ Heavy modules (torch, mmengine, plugins) are imported inside commands, so ``regi
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -179,10 +181,8 @@ def plugins(ctx: click.Context, as_json: bool, check_imports: bool) -> None:
         for registry in REGISTRIES.values():
             for cand in registry.candidates():
                 if cand.entry is not None:
-                    try:
+                    with contextlib.suppress(PluginLoadError):  # recorded in the index by load()
                         registry.load(cand)
-                    except PluginLoadError:
-                        pass  # recorded in the index by load()
     dists = sorted(index.dists.values(), key=lambda d: (not d.is_builtin, d.name.lower()))
     if as_json:
         click.echo(json.dumps([{

@@ -11,8 +11,9 @@ and returned, so a user sees them at once, before any image is read or any model
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from regionkit.errors import RegionkitError
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from regionkit.errors import ConfigError, did_you_mean
 
@@ -157,10 +158,12 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Any:
         if top not in cfg:
             raise ConfigError(f"--cfg-options key '{key}': the config has no top-level key '{top}'"
                               f"{did_you_mean(top, list(cfg.keys()))}; keys: {', '.join(sorted(cfg.keys()))}")
-    try:
-        cfg.merge_from_dict(options, allow_list_keys=True)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError, AssertionError) as exc:
-        raise ConfigError(f"cannot apply --cfg-options {options!r:.200}: {exc}") from exc
+    for key, value in options.items():
+        try:
+            cfg.merge_from_dict({key: value}, allow_list_keys=True)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, AssertionError) as exc:
+            raise ConfigError(f"--cfg-options {key}={value!r:.100}: cannot set it ({type(exc).__name__}: {exc}); "
+                              f"a component config is a dict: set one of its keys, e.g. {key}.type=...") from exc
     return cfg
 
 

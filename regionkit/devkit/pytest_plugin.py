@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import unittest
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -77,7 +77,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         node = DistributionNode.from_parent(session, name=node_name, nodeid=node_name, dist_name=name)
         new_items = node.collect()
         # report them as collected, so the terminal's "collected N items" counts them
-        session.ihook.pytest_collectreport(report=pytest.CollectReport(node.nodeid, "passed", None, new_items))
+        session.ihook.pytest_collectreport(report=pytest.CollectReport(node.nodeid, "passed", None, list(new_items)))
         items.extend(new_items)
 
 
@@ -169,11 +169,11 @@ class DistCheckItem(pytest.Item):
         self.what = what
 
     def runtest(self) -> None:
-        from regionkit.discovery.api_version import check_plugin_api, declaration_line
-        from regionkit.devkit.validate import validate_distribution
         from regionkit.devkit.conformance import ConformanceError
+        from regionkit.devkit.validate import validate_distribution
+        from regionkit.discovery.api_version import check_plugin_api, declaration_line
 
-        record = self.parent.record  # type: ignore[attr-defined]
+        record = cast(DistributionNode, self.parent).record  # set by DistributionNode.collect
         if self.what == "api_version":
             verdict = check_plugin_api(record.name, record.version, record.packages)
             if verdict.status == "unknown":
@@ -184,7 +184,7 @@ class DistCheckItem(pytest.Item):
             if verdict.status == "newer_minor":
                 import warnings
 
-                warnings.warn(UserWarning(verdict.message))
+                warnings.warn(UserWarning(verdict.message), stacklevel=2)
             return
         findings = validate_distribution(record.name, imports=True)
         errors = [f for f in findings if f.severity == "error" and f.topic != "api"]
@@ -237,9 +237,9 @@ class ComponentNode(pytest.Collector):
         return self._built
 
     def _build(self, params: Any) -> Any:
-        from regionkit.registry import REGISTRIES
-        from regionkit.errors import ConfigError
         from regionkit.devkit.conformance import ConformanceError
+        from regionkit.errors import ConfigError
+        from regionkit.registry import REGISTRIES
 
         if self.load_error is not None:
             raise ConformanceError(str(self.load_error)) from self.load_error
@@ -331,6 +331,7 @@ class ComponentItem(pytest.Item):
 
                 require_torch()  # no torch: skip, as every loss check does
             error = node.load_error
+            assert error is not None
             raise ConformanceError(str(error)) from (error.__cause__ or error)  # show the import's traceback
         if self.name == "no_checks":
             _skip(f"regionkit has no conformance checks for {node.entry.kind}")
@@ -374,7 +375,6 @@ def _skip(reason: str) -> None:
 
 def _repr_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException], style: Any) -> str:
     from regionkit.devkit.conformance import ConformanceError, format_traceback
-
     from regionkit.errors import RegionkitError
 
     exc = excinfo.value

@@ -27,13 +27,20 @@ import importlib.metadata as md
 import importlib.util
 import inspect
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from regionkit.discovery.api_version import check_plugin_api, declaration_line
-from regionkit.discovery.entry_points import (LIFECYCLE_KIND, EntrySpec, find_distribution, known_groups,
-                                              parse_entry_point, regionkit_entry_points)
+from regionkit.discovery.entry_points import (
+    LIFECYCLE_KIND,
+    EntrySpec,
+    find_distribution,
+    known_groups,
+    parse_entry_point,
+    regionkit_entry_points,
+)
 from regionkit.discovery.index import PluginIndex
 from regionkit.discovery.policy import HOST_DIST, PluginPolicy, canonical
 from regionkit.discovery.summaries import find_module_file
@@ -290,12 +297,12 @@ def _top_level_names(tree: ast.Module) -> tuple[dict[str, ast.AST | None], bool]
             elif isinstance(node, ast.If):
                 visit(node.body)
                 visit(node.orelse)
-            elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            elif isinstance(node, (ast.Try, ast.TryStar)):
                 visit(node.body)
-                for handler in node.handlers:  # type: ignore[attr-defined]
+                for handler in node.handlers:
                     visit(handler.body)
-                visit(node.orelse)  # type: ignore[attr-defined]
-                visit(node.finalbody)  # type: ignore[attr-defined]
+                visit(node.orelse)
+                visit(node.finalbody)
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 visit(node.body)
     visit(tree.body)

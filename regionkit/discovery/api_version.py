@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterable
 
 from regionkit._version import PLUGIN_API_VERSION
 from regionkit.discovery.summaries import find_module_file
@@ -71,7 +71,7 @@ class ApiDeclaration:
         return f"{self.package}/__init__.py" if self.path.name == "__init__.py" else self.path.name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_assignment(path: Path, mtime: float) -> tuple[str | None, str | None, int | None]:
     """``(value, problem, lineno)`` of the top-level ``REGIONKIT_PLUGIN_API`` assignment in ``path``."""
     try:
@@ -83,9 +83,7 @@ def _read_assignment(path: Path, mtime: float) -> tuple[str | None, str | None, 
     found: tuple[str | None, str | None, int | None] = (None, None, None)
     for node in tree.body:
         value: ast.expr | None = None
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == API_ATTR for t in node.targets):
-            value = node.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == API_ATTR:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == API_ATTR for t in node.targets)) or (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == API_ATTR):
             value = node.value
         if value is None:
             continue

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from regionkit.discovery.policy import HOST_DIST, canonical
 from regionkit.errors import PluginLoadError, did_you_mean
 from regionkit.kinds import ENTRY_POINT_PREFIX, KINDS, LIFECYCLE_GROUP
-from regionkit.discovery.policy import HOST_DIST, canonical
 
 __all__ = ["EntrySpec", "parse_entry_point", "load_target", "known_groups", "suggest_identifier",
            "regionkit_entry_points", "find_distribution", "LIFECYCLE_KIND"]

@@ -19,11 +19,11 @@ import importlib.metadata as md
 import logging
 from dataclasses import dataclass, field
 
-from regionkit.errors import PluginPolicyError, did_you_mean
-from regionkit.kinds import KINDS
 from regionkit.discovery.api_version import check_plugin_api
 from regionkit.discovery.entry_points import LIFECYCLE_KIND, EntrySpec, parse_entry_point, regionkit_entry_points
 from regionkit.discovery.policy import HOST_DIST, PluginPolicy, canonical
+from regionkit.errors import PluginPolicyError, did_you_mean
+from regionkit.kinds import KINDS
 
 __all__ = ["EntrySpec", "PluginDist", "PluginIndex", "get_index", "configure_plugins", "refresh_index"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 __all__ = ["PluginPolicy", "canonical", "ENV_DISABLE_AUTOLOAD", "ENV_PLUGINS", "HOST_DIST"]
 
@@ -35,7 +35,7 @@ class PluginPolicy:
     blocked: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_specs(cls, specs: Iterable[str], autoload: bool = True) -> "PluginPolicy":
+    def from_specs(cls, specs: Iterable[str], autoload: bool = True) -> PluginPolicy:
         """Build from ``["name", "no:name", ...]`` items (commas inside items also split)."""
         enabled: set[str] = set()
         blocked: set[str] = set()
@@ -50,12 +50,12 @@ class PluginPolicy:
         return cls(autoload=autoload, enabled=frozenset(enabled), blocked=frozenset(blocked))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "PluginPolicy":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PluginPolicy:
         env = os.environ if environ is None else environ
         autoload = env.get(ENV_DISABLE_AUTOLOAD, "").strip().lower() in _FALSY
         return cls.from_specs([env.get(ENV_PLUGINS, "")], autoload=autoload)
 
-    def merged(self, specs: Iterable[str], disable_autoload: bool = False) -> "PluginPolicy":
+    def merged(self, specs: Iterable[str], disable_autoload: bool = False) -> PluginPolicy:
         """This policy with CLI items added (CLI wins over the environment)."""
         extra = PluginPolicy.from_specs(specs)
         return PluginPolicy(

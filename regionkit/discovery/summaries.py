@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["static_summary", "find_module_file"]
@@ -41,7 +41,7 @@ def find_module_file(module: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _docstrings(path: Path, mtime: float) -> dict[str, str]:
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from regionkit.structures.results import ImageResult
     from regionkit.inference.runner import RunInfo, RunSummary
+    from regionkit.structures.results import ImageResult
 
 PROJECT = "regionkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -32,11 +32,11 @@ class LifecycleSpec:
     """The events of an inference run, in the order they happen."""
 
     @hookspec
-    def regionkit_run_start(self, run: "RunInfo") -> None:
+    def regionkit_run_start(self, run: RunInfo) -> None:
         """Called once before the first image; ``run`` has the config, output folder and image count."""
 
     @hookspec
-    def regionkit_after_detections(self, run: "RunInfo", result: "ImageResult") -> None:
+    def regionkit_after_detections(self, run: RunInfo, result: ImageResult) -> None:
         """Called for each image after detection (boxes sanitised), before box selection.
 
         Assign ``result.detections = ...`` (a :class:`~regionkit.structures.boxes.Boxes` for the same
@@ -44,9 +44,9 @@ class LifecycleSpec:
         """
 
     @hookspec
-    def regionkit_before_write(self, run: "RunInfo", result: "ImageResult", writer: str, record: Any) -> None:
+    def regionkit_before_write(self, run: RunInfo, result: ImageResult, writer: str, record: Any) -> None:
         """Called for each image and writer with the record about to be stored; edit it in place."""
 
     @hookspec
-    def regionkit_run_end(self, run: "RunInfo", summary: "RunSummary") -> None:
+    def regionkit_run_end(self, run: RunInfo, summary: RunSummary) -> None:
         """Called once after the output files are written (also when images failed)."""

@@ -21,9 +21,10 @@ import json
 import os
 import random
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Mapping, Optional, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class RuntimeOptions:
     def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1,
                  num_workers: Annotated[int, Range(0, MAX_WORKERS)] = 0,
                  seed: Annotated[int, Range(0, 2**32 - 1)] = 0,
-                 image_timeout: Optional[Annotated[float, Range(0.001, 7 * 24 * 3600)]] = None) -> None:
+                 image_timeout: Annotated[float, Range(0.001, 7 * 24 * 3600)] | None = None) -> None:
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
@@ -89,9 +90,11 @@ def _section(cfg: Any, key: str) -> Any:
     return _plain(cfg.get(key)) if hasattr(cfg, "get") else None
 
 
-def _check_sections(cfg: Any, problems: list[Problem]) -> None:
+def _check_sections(cfg: Any, problems: list[Problem]) -> set[str]:
+    """Check the top-level layout; return the sections too malformed to look inside."""
+    broken: set[str] = set()
     known = (*SECTIONS, *_OTHER_KEYS)
-    for key in cfg.keys():
+    for key in cfg:
         if key in known or str(key).startswith("_"):
             continue
         hint = did_you_mean(str(key), known)
@@ -106,14 +109,19 @@ def _check_sections(cfg: Any, problems: list[Problem]) -> None:
                                          f"got {value!r:.80}"))
         elif "type" not in value:
             problems.append(Problem(key, f"'{key}' needs a 'type' key"))
+        else:
+            continue
+        broken.add(key)
     for key in ("selectors", "writers"):
         value = _section(cfg, key)
         if value is None:
             if key == "writers":
                 problems.append(Problem(key, "the config has no 'writers': nothing would be saved"))
+                broken.add(key)
             continue
         if not isinstance(value, (list, tuple)):
             problems.append(Problem(key, f"'{key}' must be a list of dicts, each with a 'type', got {value!r:.80}"))
+            broken.add(key)
             continue
         if key == "writers" and not value:
             problems.append(Problem(key, "'writers' is empty: nothing would be saved"))
@@ -121,6 +129,7 @@ def _check_sections(cfg: Any, problems: list[Problem]) -> None:
             item = _plain(item)
             if not isinstance(item, Mapping) or "type" not in item:
                 problems.append(Problem(f"{key}[{i}]", f"must be a dict with a 'type', got {item!r:.80}"))
+                broken.add(key)
     runtime = _section(cfg, "runtime")
     if runtime is not None and not isinstance(runtime, Mapping):
         problems.append(Problem("runtime", f"'runtime' must be a dict, e.g. runtime = dict(batch_size=4), "
@@ -131,6 +140,7 @@ def _check_sections(cfg: Any, problems: list[Problem]) -> None:
             RuntimeOptions(**runtime)
         except RegionkitError as exc:
             problems.append(Problem("runtime", str(exc)))
+    return broken
 
 
 def _stage_specs(cfg: Any) -> list[tuple[dict[str, Any], str, str]]:
@@ -190,19 +200,22 @@ def _check_wiring(cfg: Any, problems: list[Problem]) -> None:
 def check_infer_config(cfg: Any) -> list[Problem]:
     """Every problem of an inference config (sections, components at any depth, runtime, wiring, output names)."""
     problems: list[Problem] = []
-    _check_sections(cfg, problems)
-    if problems:
-        return problems
+    broken = _check_sections(cfg, problems)
     from regionkit.registry import allow_custom_imports
 
     with allow_custom_imports(custom_imports_of(cfg)):
-        problems += check_components(_section(cfg, "dataset"), "dataset", "datasets")
-        problems += check_components(_section(cfg, "detector"), "detector", "detectors")
-        for i, (params, _, _) in enumerate(_stage_specs(cfg)):
-            problems += check_components(params, f"selectors[{i}]", "box_selectors")
-        for i, (_, params) in enumerate(_writer_specs(cfg)):
-            problems += check_components(params, f"writers[{i}]", "writers")
-        if not problems:
+        for key, kind in (("dataset", "datasets"), ("detector", "detectors")):
+            if key not in broken:
+                problems += check_components(_section(cfg, key), key, kind)
+        if "selectors" not in broken:
+            for i, (params, _, _) in enumerate(_stage_specs(cfg)):
+                problems += check_components(params, f"selectors[{i}]", "box_selectors")
+        writer_problems: list[Problem] = []
+        if "writers" not in broken:
+            for i, (_, params) in enumerate(_writer_specs(cfg)):
+                writer_problems += check_components(params, f"writers[{i}]", "writers")
+        problems += writer_problems
+        if not ({"selectors", "writers"} & broken) and not writer_problems:  # the writers can be built
             _check_wiring(cfg, problems)
     return problems
 

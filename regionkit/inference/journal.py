@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from regionkit.io.atomic import dumps_strict
 
@@ -91,7 +92,7 @@ class Journal:
         """Begin a new journal, replacing any existing one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._entries.clear()
-        self._fh = open(self.path, "w", encoding="utf-8")
+        self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
         self.header = {"journal": "regionkit", "version": JOURNAL_VERSION, "fingerprint": fingerprint,
                        "config": config}
         self._write_line(self.header)
@@ -100,7 +101,7 @@ class Journal:
     def reopen(self) -> None:
         """Open an existing journal for appending, cutting a torn last line."""
         self._scan(repair=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
 
     def _scan(self, repair: bool) -> bool:
         """Index the journal; returns whether its run finished.  ``ValueError`` if it is not a regionkit journal."""

@@ -7,7 +7,8 @@ left out; the run goes on with the others.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pluggy
 
@@ -53,6 +54,7 @@ def create_plugin_manager(extra_plugins: Iterable[Any] = ()) -> pluggy.PluginMan
     index = get_index()
     for entry in index.lifecycle:
         name = f"{entry.namespace}.{entry.name}"
+        problem: str | None
         try:
             plugin = entry.load()
         except PluginLoadError as exc:  # third-party import failures must not stop the run

@@ -10,12 +10,14 @@ image's failure too.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from regionkit.inference.journal import image_id
 from regionkit.inference.workers import Decoded, describe_exception, init_worker, process_path, worker_context
@@ -59,22 +61,18 @@ class WorkerPool:
             return
         processes = list(getattr(executor, "_processes", {}).values())  # no public API to end a hung worker
         for process in processes:
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 process.kill()
-            except (OSError, ValueError, AttributeError):
-                pass
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
                 process.join(timeout=5)
-            except (OSError, ValueError, AttributeError, AssertionError):
-                pass
 
     def close(self) -> None:
         """End the workers (also on Ctrl-C: running tasks are not waited for)."""
         self._kill()
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -18,12 +18,13 @@ import json
 import os
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from regionkit.errors import RegionkitError
-from regionkit.io.atomic import stale_temporaries
 from regionkit.inference.journal import JOURNAL_FILE
+from regionkit.io.atomic import stale_temporaries
 
 __all__ = ["RunFolder", "RunStateError", "OutputError", "writer_outputs", "describe_os_error", "FAILURES_FILE", "LOCK_FILE",
            "RESERVED_NAMES"]
@@ -166,7 +167,7 @@ class RunFolder:
             finally:
                 self._lock_fd = None
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         self.prepare()
         return self
 

@@ -25,9 +25,10 @@ import contextlib
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -35,8 +36,14 @@ from tqdm.auto import tqdm
 from regionkit.errors import ConfigError, ContractError
 from regionkit.inference.journal import JOURNAL_FILE, ImageId, Journal, image_id
 from regionkit.inference.pool import WorkerPool, decode_in_process
-from regionkit.inference.run_folder import (FAILURES_FILE, OutputError, RunFolder, RunStateError, describe_os_error,
-                                            writer_outputs)
+from regionkit.inference.run_folder import (
+    FAILURES_FILE,
+    OutputError,
+    RunFolder,
+    RunStateError,
+    describe_os_error,
+    writer_outputs,
+)
 from regionkit.inference.workers import Decoded, describe_exception
 from regionkit.io.atomic import dumps_strict, write_json_list_atomic
 from regionkit.kinds import BOX_SELECTOR, DETECTOR, WRITER

@@ -7,14 +7,16 @@ ends them) and end themselves when the main process dies.
 """
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +63,14 @@ def worker_context() -> Any:
 
 
 def init_worker(parent_pid: int, detector_factory: Callable[[], Any] | None) -> None:
-    """Initializer: ignore Ctrl-C, end with the parent (a killed run leaves no workers), build the detector."""
+    """Initializer: ignore Ctrl-C, end with the parent (a killed run leaves no workers), build the detector.
+
+    A worker that crashes in native code becomes the failure record of its image; Python's
+    fault handler (enabled by some test runners) would only add a stack dump to the log.
+    """
     global _DETECTOR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.disable()
 
     def watch() -> None:
         while True:

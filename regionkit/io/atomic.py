@@ -17,8 +17,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 __all__ = ["atomic_open", "write_json_list_atomic", "write_json_dict_atomic", "dumps_strict", "stale_temporaries",
            "TMP_SUFFIX"]

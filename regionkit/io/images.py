@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,17 +27,40 @@ def pillow_open(path: str | os.PathLike[str]) -> Image.Image:
     regionkit run must give a failure record, not a package install, so the original
     function is looked up in the wrapper's module globals.
     """
-    opener = Image.open
-    for _ in range(4):  # a few stacked wrappers at most
-        if getattr(opener, "__module__", None) == "PIL.Image":
-            break
-        originals = [v for v in getattr(opener, "__globals__", {}).values()
-                     if callable(v) and getattr(v, "__module__", None) == "PIL.Image"
-                     and getattr(v, "__name__", None) == "open"]
-        if not originals:
-            break
-        opener = originals[0]
-    return opener(path)
+    return _pillow_open_function()(path)
+
+
+def _pillow_open_function() -> Any:
+    """``PIL.Image.open`` as Pillow defines it, found behind up to a few stacked wrappers.
+
+    A wrapper keeps the function it replaced in its module globals or its closure (that is
+    how it calls through); follow callables named ``*open*`` from there until one is
+    Pillow's own.
+    """
+    frontier = [Image.open]
+    seen: set[int] = set()
+    for _ in range(4):
+        following = []
+        for opener in frontier:
+            if getattr(opener, "__module__", None) == "PIL.Image" and getattr(opener, "__name__", None) == "open":
+                return opener
+            if id(opener) in seen:
+                continue
+            seen.add(id(opener))
+            cells = [c.cell_contents for c in (getattr(opener, "__closure__", None) or ()) if _has_contents(c)]
+            for value in [*getattr(opener, "__globals__", {}).values(), *cells]:
+                if callable(value) and "open" in str(getattr(value, "__name__", "")).lower() and value is not opener:
+                    following.append(value)
+        frontier = following
+    return Image.open
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - reading an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 def _check_dimensions(size: tuple[int, int]) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def png_name(key: str) -> str:
 
 
 def draw_boxes(image: np.ndarray, box_sets: Sequence[Any], line_width: int = 2,
-               max_size: int | None = 1024) -> "Any":
+               max_size: int | None = 1024) -> Any:
     """The RGB ``image`` as a PIL image with each set of pixel ``xyxy`` boxes outlined in its colour.
 
     ``box_sets`` holds ``(N, 4)`` array-likes of pixel boxes on ``image`` (set ``i`` uses
@@ -61,7 +62,7 @@ def draw_boxes(image: np.ndarray, box_sets: Sequence[Any], line_width: int = 2,
     scale = 1.0
     if max_size is not None and max(w, h) > max_size:
         scale = max_size / max(w, h)
-        canvas = canvas.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        canvas = canvas.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
     cw, ch = canvas.size
     draw = ImageDraw.Draw(canvas)
     for i, boxes in enumerate(box_sets):

@@ -27,7 +27,8 @@ def write_sample_images(out_dir: str | os.PathLike[str]) -> list[Path]:
     for name in SAMPLE_FILES:
         src = data_dir / name
         if not src.is_file():
-            raise RegionkitError(f"scikit-image {skimage.__version__} does not ship {name} in {data_dir}")
+            version = getattr(skimage, "__version__", "?")
+            raise RegionkitError(f"scikit-image {version} does not ship {name} in {data_dir}")
         dst = out / name
         shutil.copyfile(src, dst)
         written.append(dst)

@@ -6,8 +6,18 @@ mmengine or torch).
 """
 from __future__ import annotations
 
-from regionkit.kinds import (box_selectors, captioners, datasets, detectors, hooks, losses, matchers, metrics, models,
-                             writers)
+from regionkit.kinds import (
+    box_selectors,
+    captioners,
+    datasets,
+    detectors,
+    hooks,
+    losses,
+    matchers,
+    metrics,
+    models,
+    writers,
+)
 from regionkit.kinds.base import ENTRY_POINT_PREFIX, LIFECYCLE_GROUP, ContractMethod, Kind, Trait
 from regionkit.kinds.box_selectors import BaseBoxSelector
 from regionkit.kinds.captioners import BaseCaptioner

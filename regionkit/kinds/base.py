@@ -8,8 +8,9 @@ keeping lists of their own.  Adding a kind is one new module in :mod:`regionkit.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from regionkit.errors import ContractError
 

@@ -26,7 +26,7 @@ class BaseBoxSelector(abc.ABC):
     idempotent: bool = False
 
     @abc.abstractmethod
-    def __call__(self, boxes: "Boxes") -> "Boxes":
+    def __call__(self, boxes: Boxes) -> Boxes:
         """Return the selected or derived boxes for the same image."""
 
 

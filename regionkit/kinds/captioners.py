@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from regionkit.kinds.base import ContractMethod, Kind
 
@@ -16,7 +17,7 @@ class BaseCaptioner(abc.ABC):
     """Describes images in words (e.g. BLIP-2) for caption-driven selectors."""
 
     @abc.abstractmethod
-    def caption(self, images: Sequence["np.ndarray"]) -> list[str]:
+    def caption(self, images: Sequence[np.ndarray]) -> list[str]:
         """One caption per RGB ``uint8`` image."""
 
 

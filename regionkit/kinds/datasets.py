@@ -1,7 +1,7 @@
 """Datasets: sized, indexable collections (of :class:`~regionkit.ImageItem` for inference)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from regionkit.kinds.base import ContractMethod, Kind
 from regionkit.structures.results import ImageItem

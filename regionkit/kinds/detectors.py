@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from regionkit.kinds.base import ContractMethod, Kind, Trait
 
@@ -29,12 +30,12 @@ class BaseDetector(abc.ABC):
     parallel_safe: bool = False
 
     @abc.abstractmethod
-    def detect(self, images: Sequence["np.ndarray"]) -> list["Boxes"]:
+    def detect(self, images: Sequence[np.ndarray]) -> list[Boxes]:
         """Detect boxes in each image of the batch."""
 
 
 def check_detections(out: object, sizes: Sequence[tuple[int, int]], who: str,
-                     check_sizes: bool = True) -> list["Boxes"]:
+                     check_sizes: bool = True) -> list[Boxes]:
     """``out`` as the list of :class:`Boxes` a ``detect`` call on images of ``sizes`` must return.
 
     ``who`` names the call in the message (``"MyDetector.detect"``).  :class:`~regionkit.errors.ContractError` if

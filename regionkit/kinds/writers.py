@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from regionkit.kinds.base import ContractMethod, Kind, Trait
 
@@ -37,7 +38,7 @@ class BaseWriter(abc.ABC):
     #: set ``True`` if ``filename`` names a folder the writer fills with files (e.g. PNGs)
     writes_folder: bool = False
     #: how to read back the files this writer writes (``None``: not a box file)
-    box_format: ClassVar["BoxFormat | None"] = None
+    box_format: ClassVar[BoxFormat | None] = None
 
     def required_regions(self) -> set[str]:
         """The region sets ``make_record`` reads (checked before the first image)."""
@@ -55,7 +56,7 @@ class BaseWriter(abc.ABC):
         """Called once before the first image with the run's output folder (default: nothing)."""
 
     @abc.abstractmethod
-    def make_record(self, result: "ImageResult") -> Any:
+    def make_record(self, result: ImageResult) -> Any:
         """Build this writer's JSON-serialisable record for one image."""
 
     @abc.abstractmethod

@@ -31,19 +31,26 @@ import importlib
 import logging
 import re
 import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from mmengine.registry import Registry
 
-from regionkit.errors import (AmbiguousNameError, ComponentNotFoundError, ConfigError, PluginLoadError,
-                              RegionkitError, did_you_mean)
-from regionkit.kinds import KINDS, Kind
-from regionkit.discovery.index import get_index
 from regionkit.discovery.entry_points import EntrySpec
+from regionkit.discovery.index import get_index
 from regionkit.discovery.policy import canonical
-from regionkit.registry.signature import check_parameters
 from regionkit.discovery.summaries import static_summary
+from regionkit.errors import (
+    AmbiguousNameError,
+    ComponentNotFoundError,
+    ConfigError,
+    PluginLoadError,
+    RegionkitError,
+    did_you_mean,
+)
+from regionkit.kinds import KINDS, Kind
+from regionkit.registry.signature import check_parameters
 
 __all__ = ["ComponentRegistry", "Candidate", "ComponentInfo", "allow_custom_imports", "SCOPE"]
 
@@ -243,7 +250,7 @@ class ComponentRegistry(Registry):
             return getattr(module, name, None)
         return None
 
-    def get(self, key: str) -> Any:  # type: ignore[override]
+    def get(self, key: str) -> Any:
         """Resolve and load ``key`` (see the module docstring for what may resolve)."""
         if not isinstance(key, str):
             raise ConfigError(f"{self.kind.singular} name must be a string, got {type(key).__name__}")
@@ -264,7 +271,7 @@ class ComponentRegistry(Registry):
         (a root registry delegating a scoped name to us) called from ``build_from_cfg``.
         """
         codes = _mmengine_build_codes()
-        frame = sys._getframe(2)
+        frame: Any = sys._getframe(2)
         for _ in range(3):
             if frame is None or not codes:
                 return False
@@ -303,7 +310,7 @@ class ComponentRegistry(Registry):
         return len({c.qualified_name for c in self.candidates()})
 
     # ------------------------------------------------------------------ building
-    def build(self, cfg: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def build(self, cfg: Any, *args: Any, **kwargs: Any) -> Any:
         """Build from ``dict(type=NAME_OR_CALLABLE, **params)`` checking parameter names first.
 
         ``default_args`` (keyword) fill parameters the config leaves out.  ``_scope_`` picks

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from regionkit.errors import ConfigError, did_you_mean
 

@@ -15,8 +15,9 @@ Anything normalised to ``[0, 1]`` by the image size carries ``_norm`` in its nam
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class SanitizeReport:
     def dropped(self) -> int:
         return self.non_finite + self.inverted + self.outside
 
-    def __add__(self, other: "SanitizeReport") -> "SanitizeReport":
+    def __add__(self, other: SanitizeReport) -> SanitizeReport:
         return SanitizeReport(
             self.non_finite + other.non_finite,
             self.inverted + other.inverted,
@@ -107,7 +108,7 @@ class Boxes:
         scores: object | None = None,
         labels: object | None = None,
         label_names: Iterable[str] | None = None,
-    ) -> "Boxes":
+    ) -> Boxes:
         """Build boxes from array-likes; missing fields get defaults (score 1, label -1, name "")."""
         arr = _as_xyxy(xyxy)
         n = len(arr)
@@ -115,23 +116,23 @@ class Boxes:
             raise TypeError("label_names must be a sequence of strings (one per box), not a single string")
         return cls(
             xyxy=arr,
-            scores=np.ones(n) if scores is None else scores,
-            labels=np.full(n, -1) if labels is None else labels,
+            scores=np.ones(n) if scores is None else scores,  # type: ignore[arg-type]  # converted in __post_init__
+            labels=np.full(n, -1) if labels is None else labels,  # type: ignore[arg-type]
             label_names=("",) * n if label_names is None else tuple(label_names),
             image_size=image_size,
         )
 
     @classmethod
-    def empty(cls, image_size: tuple[int, int]) -> "Boxes":
+    def empty(cls, image_size: tuple[int, int]) -> Boxes:
         return cls.create(np.zeros((0, 4)), image_size)
 
     @classmethod
-    def from_normalized(cls, xyxy_norm: object, image_size: tuple[int, int], **fields: object) -> "Boxes":
+    def from_normalized(cls, xyxy_norm: object, image_size: tuple[int, int], **fields: object) -> Boxes:
         """Build from boxes normalised to ``[0, 1]`` by ``image_size`` (width, height)."""
         return cls.create(box_ops.denormalize_xyxy(xyxy_norm, image_size), image_size, **fields)  # type: ignore[arg-type]
 
     @classmethod
-    def from_xywh(cls, xywh: object, image_size: tuple[int, int], **fields: object) -> "Boxes":
+    def from_xywh(cls, xywh: object, image_size: tuple[int, int], **fields: object) -> Boxes:
         """Build from ``[x, y, width, height]`` pixel boxes (COCO style)."""
         return cls.create(box_ops.xywh_to_xyxy(xywh), image_size, **fields)  # type: ignore[arg-type]
 
@@ -139,7 +140,7 @@ class Boxes:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: object) -> "Boxes":
+    def __getitem__(self, index: Any) -> Boxes:
         """Select boxes by a boolean mask, an index array or a slice."""
         if isinstance(index, (bool, np.bool_)):
             raise IndexError("a single bool is not a valid box index; use a boolean mask")
@@ -147,7 +148,7 @@ class Boxes:
             index = [int(index)]
         elif not isinstance(index, (slice, tuple)) and np.size(index) == 0:
             index = np.zeros(0, dtype=np.int64)  # an empty list/array selects nothing, whatever its dtype
-        idx = np.arange(len(self))[index]  # type: ignore[index]
+        idx = np.arange(len(self))[index]
         return Boxes(
             xyxy=self.xyxy[idx], scores=self.scores[idx], labels=self.labels[idx],
             label_names=tuple(self.label_names[i] for i in idx), image_size=self.image_size,
@@ -179,11 +180,11 @@ class Boxes:
     def tolist(self) -> list[list[float]]:
         return self.xyxy.tolist()
 
-    def sorted_by_score(self) -> "Boxes":
+    def sorted_by_score(self) -> Boxes:
         """Stable sort by descending score."""
         return self[np.argsort(-self.scores, kind="stable")]
 
-    def concat(self, other: "Boxes") -> "Boxes":
+    def concat(self, other: Boxes) -> Boxes:
         if other.image_size != self.image_size:
             raise ValueError(f"cannot concatenate boxes of images {self.image_size} and {other.image_size}")
         return Boxes(
@@ -194,16 +195,16 @@ class Boxes:
             image_size=self.image_size,
         )
 
-    def with_xyxy(self, xyxy: object) -> "Boxes":
+    def with_xyxy(self, xyxy: object) -> Boxes:
         """Same scores, labels and names with new coordinates (same N)."""
-        return Boxes(xyxy=xyxy, scores=self.scores, labels=self.labels,
+        return Boxes(xyxy=_as_xyxy(xyxy), scores=self.scores, labels=self.labels,
                      label_names=self.label_names, image_size=self.image_size)
 
-    def clip(self) -> "Boxes":
+    def clip(self) -> Boxes:
         """Clip coordinates into ``[0, width] x [0, height]``."""
         return self.with_xyxy(box_ops.clip_xyxy(self.xyxy, self.image_size))
 
-    def sanitize(self) -> tuple["Boxes", SanitizeReport]:
+    def sanitize(self) -> tuple[Boxes, SanitizeReport]:
         """Remove or repair bad boxes; the report says what happened.
 
         Documented behaviour, in this order:

@@ -46,9 +46,9 @@ class ImageResult:
 
     item: ImageItem
     image_size: tuple[int, int]
-    detections: "Boxes"
-    regions: dict[str, "Boxes"] = field(default_factory=dict)
-    image: "np.ndarray | None" = field(default=None, repr=False)
+    detections: Boxes
+    regions: dict[str, Boxes] = field(default_factory=dict)
+    image: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -66,7 +66,7 @@ class ImageResult:
     def meta(self) -> dict[str, Any]:
         return self.item.meta
 
-    def region(self, name: str) -> "Boxes":
+    def region(self, name: str) -> Boxes:
         """The region set ``name`` (``"detections"`` is the detector's output); ``KeyError`` listing the known sets."""
         if name == "detections":
             return self.detections

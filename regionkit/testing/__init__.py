@@ -50,10 +50,23 @@ default ``1e-6``).
 
 Importing this module is cheap; numpy, regionkit's structures and torch load when a check runs.
 """
-from regionkit.devkit.conformance import (DEFAULT_TOLERANCE, Check, CheckContext, ConformanceError, applicable_checks,
-                                          check_captioner, check_component, check_detector, check_loss,
-                                          check_matcher, check_selector, check_writer, checks_for, format_traceback,
-                                          run_check)
+from regionkit.devkit.conformance import (
+                                          DEFAULT_TOLERANCE,
+                                          Check,
+                                          CheckContext,
+                                          ConformanceError,
+                                          applicable_checks,
+                                          check_captioner,
+                                          check_component,
+                                          check_detector,
+                                          check_loss,
+                                          check_matcher,
+                                          check_selector,
+                                          check_writer,
+                                          checks_for,
+                                          format_traceback,
+                                          run_check,
+)
 from regionkit.devkit.conformance.inputs import SampleImage, conformance_images, selector_inputs, writer_results
 
 __all__ = ["ConformanceError", "Check", "CheckContext", "check_detector", "check_selector", "check_writer",

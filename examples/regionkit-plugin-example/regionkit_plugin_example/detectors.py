@@ -18,31 +18,14 @@ image is processed on its own, so batching does not change the result.
 """
 from __future__ import annotations
 
-import numbers
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Annotated
 
 import numpy as np
 
-from regionkit.structures.boxes import Boxes
-from regionkit import BaseDetector
+from regionkit import BaseDetector, Boxes, MaxLength, NonEmpty, Range, checked
 
 __all__ = ["EdgeDensityDetector"]
-
-
-def _number(name: str, value: object, low: float, high: float, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (low < value if low_open else low <= value) or not value <= high:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return value
-
-
-def _integer(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class EdgeDensityDetector(BaseDetector):
@@ -68,17 +51,18 @@ class EdgeDensityDetector(BaseDetector):
     #: parameter sets regionkit's conformance suite tests (pytest --regionkit-conformance=...)
     conformance_params = [dict(), dict(threshold=0.3, max_boxes=3, work_size=64)]
 
-    def __init__(self, *, work_size: int = 160, window_frac: float = 0.08, threshold: float = 0.5,
-                 min_area_frac: float = 0.005, max_boxes: int = 8, label_name: str = "detailed") -> None:
-        self.work_size = _integer("work_size", work_size, 8)
-        self.window_frac = _number("window_frac", window_frac, 0.0, 1.0, low_open=True)
-        self.threshold = _number("threshold", threshold, 0.0, 1.0, low_open=True)
-        self.min_area_frac = _number("min_area_frac", min_area_frac, 0.0, 1.0)
-        if self.min_area_frac >= 1.0:
-            raise ValueError(f"min_area_frac must be below 1, got {min_area_frac!r}")
-        self.max_boxes = _integer("max_boxes", max_boxes, 1)
-        if not isinstance(label_name, str) or not label_name:
-            raise ValueError(f"label_name must be a non-empty string, got {label_name!r}")
+    @checked  # regionkit checks every value against these declarations, from a config or from Python
+    def __init__(self, *, work_size: Annotated[int, Range(8, 4096)] = 160,
+                 window_frac: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.08,
+                 threshold: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.5,
+                 min_area_frac: Annotated[float, Range(0.0, 1.0, high_open=True)] = 0.005,
+                 max_boxes: Annotated[int, Range(1, 1000)] = 8,
+                 label_name: Annotated[str, NonEmpty(), MaxLength(100)] = "detailed") -> None:
+        self.work_size = work_size
+        self.window_frac = window_frac
+        self.threshold = threshold
+        self.min_area_frac = min_area_frac
+        self.max_boxes = max_boxes
         self.label_name = label_name
 
     def __repr__(self) -> str:
@@ -103,7 +87,7 @@ class EdgeDensityDetector(BaseDetector):
         work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
         if (work_w, work_h) != (width, height):
             grey = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize((work_w, work_h),
-                                                                                         Image.BILINEAR),
+                                                                                         Image.Resampling.BILINEAR),
                               dtype=np.float64)
         magnitude = np.hypot(ndimage.sobel(grey, axis=1, mode="nearest"),
                              ndimage.sobel(grey, axis=0, mode="nearest"))
@@ -111,7 +95,7 @@ class EdgeDensityDetector(BaseDetector):
         if top <= 1e-6:
             return np.zeros_like(magnitude)
         magnitude = np.clip(magnitude / top, 0.0, 1.0)
-        window = max(3, int(round(self.window_frac * max(work_w, work_h))) | 1)
+        window = max(3, round(self.window_frac * max(work_w, work_h)) | 1)
         density = ndimage.uniform_filter(magnitude, size=window, mode="nearest")
         peak = float(density.max())
         return density / peak if peak > 1e-12 else np.zeros_like(density)

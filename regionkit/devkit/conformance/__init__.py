@@ -6,12 +6,22 @@ Plugin authors use the public entry points re-exported by :mod:`regionkit.testin
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from regionkit.devkit.conformance.framework import (DEFAULT_TOLERANCE, Check, CheckContext, ConformanceError,
-                                                    applicable_checks, check_component, checks_for, default_label,
-                                                    format_traceback, run_check)
+from regionkit.devkit.conformance.framework import (
+    DEFAULT_TOLERANCE,
+    Check,
+    CheckContext,
+    ConformanceError,
+    applicable_checks,
+    check_component,
+    checks_for,
+    default_label,
+    format_traceback,
+    run_check,
+)
 
 __all__ = ["ConformanceError", "Check", "CheckContext", "check_detector", "check_selector", "check_writer",
            "check_loss", "check_captioner", "check_matcher", "check_component", "run_check", "applicable_checks",

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from regionkit.devkit.conformance.framework import Check, CheckContext, ConformanceError, call_component
+from regionkit.devkit.conformance.inputs import PHOTOS, SampleImage, difference, fresh, tolerance, validate_boxes
 from regionkit.errors import ContractError
 from regionkit.kinds.detectors import check_detections
-from regionkit.devkit.conformance.inputs import (PHOTOS, SampleImage, difference, fresh, tolerance,
-                                                 validate_boxes)
 
 if TYPE_CHECKING:  # pragma: no cover
     from regionkit.structures.boxes import Boxes
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CHECKS"]
 
 
-def _detect(det: Any, images: Sequence[SampleImage], what: str, check_sizes: bool = False) -> list["Boxes"]:
+def _detect(det: Any, images: Sequence[SampleImage], what: str, check_sizes: bool = False) -> list[Boxes]:
     """``det.detect`` on ``images``, its result checked against the detector contract (the runner's own check)."""
     arrays = [im.array for im in images]
     where = f"detect() on {what}"
@@ -27,7 +27,7 @@ def _detect(det: Any, images: Sequence[SampleImage], what: str, check_sizes: boo
         raise ConformanceError(str(exc)) from None
 
 
-def _check_sizes(results: Sequence["Boxes"], images: Sequence[SampleImage]) -> None:
+def _check_sizes(results: Sequence[Boxes], images: Sequence[SampleImage]) -> None:
     for boxes, image in zip(results, images):
         try:
             check_detections([boxes], [image.size], f"detect() on {image.describe()}")
@@ -35,7 +35,7 @@ def _check_sizes(results: Sequence["Boxes"], images: Sequence[SampleImage]) -> N
             raise ConformanceError(str(exc)) from None
 
 
-def _check_outputs(results: Sequence["Boxes"], images: Sequence[SampleImage]) -> None:
+def _check_outputs(results: Sequence[Boxes], images: Sequence[SampleImage]) -> None:
     _check_sizes(results, images)
     for boxes, image in zip(results, images):
         validate_boxes(boxes, image.size, f"detect() on {image.describe()}", strict=True, sorted_scores=True)

@@ -11,9 +11,10 @@ import shutil
 import tempfile
 import traceback
 import unittest
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["ConformanceError", "Check", "CheckContext", "checks_for", "applicable_checks", "run_check",
            "check_component", "format_traceback", "call_component", "default_label", "DEFAULT_TOLERANCE"]

@@ -1,9 +1,10 @@
 """The conformance kit's inputs: sample images, detector-like box sets and synthetic results; box comparisons."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from regionkit.devkit.conformance.framework import DEFAULT_TOLERANCE, ConformanceError
 
@@ -24,7 +25,7 @@ class SampleImage:
     """A named RGB ``uint8`` ``(H, W, 3)`` test image; ``what`` says what it is for messages."""
 
     name: str
-    array: "np.ndarray"
+    array: np.ndarray
     what: str
 
     @property
@@ -37,14 +38,14 @@ class SampleImage:
         return f"image '{self.name}' ({self.what}, {w}x{h})"
 
 
-def _resize(rgb: "np.ndarray", size: tuple[int, int]) -> "np.ndarray":
+def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import numpy as np
     from PIL import Image
 
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR), dtype=np.uint8).copy()
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8).copy()
 
 
-def synthetic_scene(width: int, height: int, seed: int) -> "np.ndarray":
+def synthetic_scene(width: int, height: int, seed: int) -> np.ndarray:
     """A deterministic scene: a colour gradient, a few rectangles and ellipses, mild noise."""
     import numpy as np
 
@@ -66,7 +67,7 @@ def synthetic_scene(width: int, height: int, seed: int) -> "np.ndarray":
 
 
 @lru_cache(maxsize=1)
-def _photos() -> tuple[tuple[str, "np.ndarray"], ...]:
+def _photos() -> tuple[tuple[str, np.ndarray], ...]:
     """Real photographs shipped with scikit-image, or synthetic scenes without it."""
     try:
         import skimage.data as data
@@ -123,7 +124,7 @@ def fresh(*roles: str) -> list[SampleImage]:
     return [SampleImage(images[r].name, images[r].array.copy(), images[r].what) for r in roles]
 
 
-def selector_inputs() -> list[tuple[str, "Boxes"]]:
+def selector_inputs() -> list[tuple[str, Boxes]]:
     """Named box sets as a detector would produce them (sanitised, score-descending)."""
     import numpy as np
 
@@ -208,7 +209,7 @@ def tolerance(component: Any) -> float:
         raise ConformanceError(f"conformance_tolerance must be a number, got {value!r}") from None
 
 
-def validate_boxes(boxes: "Boxes", size: tuple[int, int], where: str, *, strict: bool, sorted_scores: bool,
+def validate_boxes(boxes: Boxes, size: tuple[int, int], where: str, *, strict: bool, sorted_scores: bool,
                     slack: float = 0.0) -> None:
     """Finite, not inverted (empty too if ``strict``), inside ``size``; optionally score-descending."""
     import numpy as np
@@ -233,8 +234,8 @@ def validate_boxes(boxes: "Boxes", size: tuple[int, int], where: str, *, strict:
                 raise ConformanceError(f"{where}: box {i} {box} extends past the {edge} edge of the {w}x{h} image "
                                        f"({detail}); boxes must lie within [0, width] x [0, height]")
     if len(boxes) and not np.all(np.isfinite(boxes.scores)):
-        bad = int(np.flatnonzero(~np.isfinite(boxes.scores))[0])
-        raise ConformanceError(f"{where}: score of box {bad} is {boxes.scores[bad]}; scores must be finite")
+        first = int(np.flatnonzero(~np.isfinite(boxes.scores))[0])
+        raise ConformanceError(f"{where}: score of box {first} is {boxes.scores[first]}; scores must be finite")
     if sorted_scores and len(boxes) > 1:
         drops = np.flatnonzero(np.diff(boxes.scores) > 0)
         if len(drops):
@@ -244,7 +245,7 @@ def validate_boxes(boxes: "Boxes", size: tuple[int, int], where: str, *, strict:
                                    f"(use boxes.sorted_by_score())")
 
 
-def difference(a: "Boxes", b: "Boxes", tol: float) -> str | None:
+def difference(a: Boxes, b: Boxes, tol: float) -> str | None:
     """Where two box sets differ (beyond ``tol``), or ``None``."""
     import numpy as np
 

@@ -23,7 +23,7 @@ def _cap_deterministic(captioner: Any, ctx: CheckContext) -> None:
         raise ConformanceError(f"two caption() calls disagree: {list(first)!r:.200} vs {list(second)!r:.200}")
 
 
-_MATCH_CASES = (("a cat sleeping on a red sofa next to a dog", ["cat", "dog", "car", "sofa"]),
+_MATCH_CASES: tuple[tuple[str, list[str]], ...] = (("a cat sleeping on a red sofa next to a dog", ["cat", "dog", "car", "sofa"]),
                 ("an empty street at night", ["cat", "dog"]),
                 ("", ["person"]),
                 ("a photo of a kitchen", []))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import unittest
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from regionkit.devkit.conformance.framework import Check, CheckContext, ConformanceError, call_component
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CHECKS"]
 
 
-def _select(sel: Any, boxes: "Boxes", what: str) -> "Boxes":
+def _select(sel: Any, boxes: Boxes, what: str) -> Boxes:
     kwargs = {}
     if BOX_SELECTOR.trait(sel, "needs_image"):
         w, h = boxes.image_size
@@ -31,7 +31,7 @@ def _select(sel: Any, boxes: "Boxes", what: str) -> "Boxes":
     return out
 
 
-def _empty_like(size: tuple[int, int]) -> "Boxes":
+def _empty_like(size: tuple[int, int]) -> Boxes:
     from regionkit.structures.boxes import Boxes
 
     return Boxes.empty(size)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from regionkit.devkit.conformance.framework import Check, CheckContext, ConformanceError, call_component
 from regionkit.devkit.conformance.inputs import writer_results

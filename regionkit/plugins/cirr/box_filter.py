@@ -25,13 +25,14 @@ filter is too.  See :mod:`regionkit.plugins.cirr.arithmetic` for the three arith
 """
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Sequence
+from typing import Annotated
 
 import numpy as np
 
 from regionkit.kinds.box_selectors import BaseBoxSelector
-from regionkit.params import Range, UnitInterval, checked
-from regionkit.plugins.cirr.arithmetic import DEFAULT_ARITHMETIC, Arithmetic, cirr_pixels, cirr_xyxyn
+from regionkit.params import NonEmpty, Range, UnitInterval, checked
+from regionkit.plugins.cirr.arithmetic import Arithmetic, cirr_pixels, cirr_xyxyn
 from regionkit.structures.boxes import Boxes
 
 __all__ = ["CirrBoxFilter", "cirr_pixels", "cirr_xyxyn"]
@@ -55,21 +56,28 @@ class CirrBoxFilter(BaseBoxSelector):
         How the normalised values are computed; see the module docstring.  The default
         ``"float32_div"`` is ultralytics' ``xyxyn`` on the CPU.
 
-    The output is in pixels, rounded to float32 in the float32 modes (see the module
-    docstring for why), with scores, labels and names carried along; the CIRR JSON's
-    normalised values are :func:`~regionkit.plugins.cirr.arithmetic.cirr_xyxyn` of them.
-    Empty input gives empty output.
+    float64_labels:
+        Label names whose boxes are normalised with ``float64_div`` whatever ``arithmetic``
+        says: the hybrid recipe wrote YOLO boxes in float32 and its saliency fallback boxes
+        (label name ``salient``) with Python division, image by image.
+
+    The output is in pixels, rounded to float32 for the boxes normalised in float32 (see the
+    module docstring for why), with scores, labels and names carried along; the CIRR JSON's
+    normalised values are :meth:`normalized` of them (the CIRR writer calls it).  Empty input
+    gives empty output.
     """
 
     idempotent = True
 
     @checked
-    def __init__(self, *, min_score: Optional[UnitInterval] = 0.3, min_area_norm: UnitInterval = 0.01,
-                 max_boxes: Annotated[int, Range(1, 100000)] = 5, arithmetic: Arithmetic = DEFAULT_ARITHMETIC) -> None:
+    def __init__(self, *, min_score: UnitInterval | None = 0.3, min_area_norm: UnitInterval = 0.01,
+                 max_boxes: Annotated[int, Range(1, 100000)] = 5, arithmetic: Arithmetic = "float32_div",
+                 float64_labels: Sequence[Annotated[str, NonEmpty()]] = ()) -> None:
         self.min_score = min_score
         self.min_area_norm = min_area_norm
         self.max_boxes = max_boxes
         self.arithmetic = arithmetic
+        self.float64_labels = frozenset(float64_labels)
 
     def __repr__(self) -> str:
         return (f"CirrBoxFilter(min_score={self.min_score}, min_area_norm={self.min_area_norm}, "
@@ -81,11 +89,23 @@ class CirrBoxFilter(BaseBoxSelector):
         else:
             passed = boxes.scores.astype(np.float32) >= np.float32(self.min_score)
             candidates = [int(i) for i in np.nonzero(passed)[0]]
-        norm = cirr_xyxyn(boxes[np.asarray(candidates, dtype=np.int64)], self.arithmetic)
+        norm = self.normalized(boxes[np.asarray(candidates, dtype=np.int64)])
         # areas exactly as the script computed them: Python floats, left to right
         areas = [(x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in norm]
         kept = [k for k in range(len(candidates)) if areas[k] >= self.min_area_norm]
         kept = sorted(kept, key=lambda k: areas[k], reverse=True)[: self.max_boxes]
         idx = np.array([candidates[k] for k in kept], dtype=np.int64)
         out = boxes[idx]
-        return out.with_xyxy(cirr_pixels(out.xyxy, self.arithmetic))
+        rounded = np.array([cirr_pixels(row, a)[0] for row, a in zip(out.xyxy, self._arithmetics(out))],
+                           dtype=np.float64).reshape(-1, 4)
+        return out.with_xyxy(rounded)
+
+    def _arithmetics(self, boxes: Boxes) -> list[str]:
+        """The arithmetic of each box (``float64_div`` for the label names in ``float64_labels``)."""
+        return ["float64_div" if name in self.float64_labels else self.arithmetic for name in boxes.label_names]
+
+    def normalized(self, boxes: Boxes) -> list[list[float]]:
+        """The CIRR JSON's normalised ``[x1, y1, x2, y2]`` lists of ``boxes``, each box in its arithmetic."""
+        if not self.float64_labels:
+            return cirr_xyxyn(boxes, self.arithmetic)
+        return [cirr_xyxyn(boxes[[i]], a)[0] for i, a in enumerate(self._arithmetics(boxes))]

@@ -13,7 +13,7 @@ import json
 import os
 import posixpath
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 from regionkit.kinds.datasets import ImageListDataset
 from regionkit.params import MaxLength, NonEmpty, PathText, checked
@@ -52,8 +52,8 @@ class CirrSplit(ImageListDataset):
     ALL_SPLITS = ("train", "val")
 
     @checked
-    def __init__(self, root: Optional[PathText] = None, split: Annotated[str, NonEmpty(), MaxLength(64)] = "train",
-                 image_splits: Optional[PathText] = None) -> None:
+    def __init__(self, root: PathText | None = None, split: Annotated[str, NonEmpty(), MaxLength(64)] = "train",
+                 image_splits: PathText | None = None) -> None:
         if root is None or str(root) == "":
             raise ValueError("no CIRR root given (set dataset.root or pass --images DIR); expected layout: "
                              + _LAYOUT)

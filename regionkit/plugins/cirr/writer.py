@@ -6,8 +6,9 @@ training code reads with ``--box-file``: one key per CIRR image name, a list of
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Mapping, Optional, Sequence
+from typing import Annotated, Any
 
 from regionkit.errors import ConfigError
 from regionkit.io.atomic import write_json_dict_atomic
@@ -47,10 +48,11 @@ class CirrBoxesWriter(BaseWriter):
     Keys are ``ImageResult.name`` (the CIRR image name with the ``cirr_split`` dataset), in
     dataset order; values are the region set ``boxes`` normalised by the image size with
     :func:`~regionkit.plugins.cirr.arithmetic.cirr_xyxyn`.  ``arithmetic=None`` (default)
-    takes the ``arithmetic`` of the ``cirr_box_filter`` stage that produces ``boxes`` (so the
-    saliency recipe's Python-float values and the YOLO recipe's float32 values both come out
-    as the original wrote them), else ``float32_div``; an explicit value that contradicts the
-    filter's is a config error.  Images without boxes get an empty list.  The JSON is
+    follows the ``cirr_box_filter`` stage that produces ``boxes`` (its ``arithmetic`` and
+    ``float64_labels``, through its ``normalized``), so the saliency recipe's Python-float
+    values, the YOLO recipe's float32 values and the hybrid recipe's mix all come out as the
+    original wrote them; with no such stage it is ``float32_div``.  An explicit value that
+    contradicts the filter's is a config error.  Images without boxes get an empty list.  The JSON is
     streamed with ``indent`` (2, like the original) and written atomically.  A name seen
     twice is an error.
     """
@@ -59,12 +61,13 @@ class CirrBoxesWriter(BaseWriter):
 
     @checked
     def __init__(self, *, filename: OutputName = "cirr_boxes.json", boxes: RegionSetName = "cirr",
-                 indent: Optional[Annotated[int, Range(0, 16)]] = 2, arithmetic: Optional[Arithmetic] = None) -> None:
+                 indent: Annotated[int, Range(0, 16)] | None = 2, arithmetic: Arithmetic | None = None) -> None:
         self.filename = filename
         self.boxes = boxes
         self.indent = indent
         self.requested_arithmetic = arithmetic
         self.arithmetic: str = arithmetic or DEFAULT_ARITHMETIC
+        self._filter: Any = None  # the CIRR filter producing ``boxes``, once bound
 
     def __repr__(self) -> str:
         return (f"CirrBoxesWriter(filename={self.filename!r}, boxes={self.boxes!r}, indent={self.indent}, "
@@ -86,10 +89,12 @@ class CirrBoxesWriter(BaseWriter):
                               f"would not hold the recipe's values. Drop the writer's arithmetic (it follows "
                               f"the filter) or make them equal")
         self.arithmetic = producer.arithmetic
+        self._filter = producer
 
     def make_record(self, result: ImageResult) -> dict[str, Any]:
         boxes = result.region(self.boxes)
-        return {"image": result.name, "boxes": cirr_xyxyn(boxes, self.arithmetic)}
+        values = self._filter.normalized(boxes) if self._filter is not None else cirr_xyxyn(boxes, self.arithmetic)
+        return {"image": result.name, "boxes": values}
 
     def _pairs(self, records: Iterable[Any]) -> Iterable[tuple[str, Any]]:
         seen: set[str] = set()  # names only (a few MB for 100k images), never the boxes

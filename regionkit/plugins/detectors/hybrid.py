@@ -32,7 +32,8 @@ may coincide (YOLO's class 0 and saliency's label 0), the names tell them apart.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -51,8 +52,8 @@ def _build(index: int, cfg: Any) -> Any:
         if callable(getattr(cfg, "detect", None)):
             return cfg
         raise ValueError(f"detectors[{index}] must be a detector config dict with a 'type' key, got {cfg!r}")
-    from regionkit.registry import DETECTORS
     from regionkit.errors import ConfigError, RegionkitError
+    from regionkit.registry import DETECTORS
 
     try:
         return DETECTORS.build(dict(cfg))

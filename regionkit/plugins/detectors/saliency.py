@@ -50,7 +50,8 @@ ratio.
 """
 from __future__ import annotations
 
-from typing import Annotated, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import numpy as np
 
@@ -72,49 +73,74 @@ class SaliencyDetector(BaseDetector):
 
     Parameters (keyword only):
 
+    variant:
+        ``"spectral_residual"`` (default): regionkit's own pipeline, described in the module
+        docstring.  ``"opencv_contrib"``: OpenCV-contrib's ``StaticSaliencySpectralResidual``
+        box recipe of the CIRR box script, step for step in numpy/scipy
+        (:mod:`regionkit.plugins.detectors.saliency_opencv`; proven box for box against
+        OpenCV-contrib): its 64 x 64 working image, log-amplitude box filter, 5 x 5 Gaussian,
+        ``map * 255 > 127`` on the uint8 map, external contours ranked by contour area and
+        ``boundingRect`` boxes (integers).  There a box is kept if its normalised area,
+        computed as the script did, is *greater than* ``min_area_frac``; its score is its
+        contour area as a fraction of the image area (so score order is the recipe's contour
+        order).  ``resize_width``, ``blur_sigma`` and ``threshold`` belong to the default
+        variant and must be left unset with it.
     resize_width:
         Width in pixels of the working image the spectrum is computed on (>= 8; the height
-        follows the aspect ratio, at least 1).  64 as in OpenCV.
+        follows the aspect ratio, at least 1).  Default 64, as in OpenCV.
     blur_sigma:
         Standard deviation, in working-resolution pixels, of the Gaussian that smooths the
-        raw saliency (>= 0; 0 disables it).  2.5 at width 64 is about 4% of the width.
+        raw saliency (>= 0; 0 disables it).  Default 2.5, about 4% of a 64-pixel width.
     threshold:
-        Saliency level in ``(0, 1)``; pixels strictly above it are salient.  0.5 mirrors the
-        field's ``map * 255 > 127``.
+        Saliency level in ``(0, 1)``; pixels strictly above it are salient.  Default 0.5,
+        mirroring the field's ``map * 255 > 127``.
     min_area_frac:
-        Components whose bounding box covers less than this fraction of the image area are
-        dropped (``[0, 1)``).
+        Boxes covering less than this fraction of the image area are dropped (``[0, 1)``).
     max_regions:
-        At most this many boxes per image (>= 1), the highest-scoring ones.
+        At most this many boxes per image (>= 1): the highest-scoring ones (the recipe's
+        ``num_regions`` with ``opencv_contrib``; it uses 3).
     label_name:
         The label name of every box (the label id is always 0).
 
-    See the module docstring for the exact pipeline.  The detector is deterministic and
-    keeps no state between images.
+    The detector is deterministic and keeps no state between images.
     """
 
     #: CPU-only and stateless: the runner may detect in its worker processes, one copy each
     parallel_safe = True
 
+    #: parameter sets for the conformance suite (``pytest --regionkit-conformance=regionkit``)
+    conformance_params = [dict(), dict(variant="opencv_contrib", max_regions=3, min_area_frac=0.01)]
+
     @checked
     def __init__(
         self,
         *,
-        resize_width: Annotated[int, Range(8, 1024)] = 64,
-        blur_sigma: Annotated[float, Range(0.0, 64.0)] = 2.5,
-        threshold: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] = 0.5,
+        variant: Literal["spectral_residual", "opencv_contrib"] = "spectral_residual",
+        resize_width: Annotated[int, Range(8, 1024)] | None = None,
+        blur_sigma: Annotated[float, Range(0.0, 64.0)] | None = None,
+        threshold: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] | None = None,
         min_area_frac: Annotated[float, Range(0.0, 1.0, high_open=True)] = 0.001,
         max_regions: Annotated[int, Range(1, 1000)] = 5,
         label_name: Annotated[str, NonEmpty(), MaxLength(200)] = "salient",
     ) -> None:
-        self.resize_width = resize_width
-        self.blur_sigma = blur_sigma
-        self.threshold = threshold
+        self.variant = variant
+        if variant == "opencv_contrib":
+            given = [n for n, v in (("resize_width", resize_width), ("blur_sigma", blur_sigma),
+                                    ("threshold", threshold)) if v is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} belong(s) to variant='spectral_residual'; the opencv_contrib "
+                                 f"variant has OpenCV's fixed 64x64 working size, 5x5 Gaussian and 127 threshold")
+        self.resize_width = 64 if resize_width is None else resize_width
+        self.blur_sigma = 2.5 if blur_sigma is None else blur_sigma
+        self.threshold = 0.5 if threshold is None else threshold
         self.min_area_frac = min_area_frac
         self.max_regions = max_regions
         self.label_name = label_name
 
     def __repr__(self) -> str:
+        if self.variant == "opencv_contrib":
+            return (f"SaliencyDetector(variant='opencv_contrib', min_area_frac={self.min_area_frac}, "
+                    f"max_regions={self.max_regions}, label_name={self.label_name!r})")
         return (f"SaliencyDetector(resize_width={self.resize_width}, blur_sigma={self.blur_sigma}, "
                 f"threshold={self.threshold}, min_area_frac={self.min_area_frac}, "
                 f"max_regions={self.max_regions}, label_name={self.label_name!r})")
@@ -138,8 +164,14 @@ class SaliencyDetector(BaseDetector):
     def saliency_map(self, image: np.ndarray) -> np.ndarray:
         """The ``(H, W)`` float32 saliency map of one image, with values in ``[0, 1]``.
 
-        Accepts the same image layouts as :meth:`detect`.  A constant image gives zeros.
+        Accepts the same image layouts as :meth:`detect`.  A constant image gives zeros
+        (with ``opencv_contrib``, OpenCV's own map: about 0.996 everywhere).
         """
+        if self.variant == "opencv_contrib":
+            from regionkit.plugins.detectors.saliency_opencv import opencv_saliency_map
+
+            _to_gray(image)  # the same input checks as the default variant
+            return opencv_saliency_map(image)
         return self._full_map(_to_gray(image))
 
     def working_size(self, width: int, height: int) -> tuple[int, int]:
@@ -151,11 +183,11 @@ class SaliencyDetector(BaseDetector):
         bounded whatever the image's shape.
         """
         work_w = self.resize_width
-        work_h = max(1, int(round(height * work_w / width)))
+        work_h = max(1, round(height * work_w / width))
         cap = MAX_WORKING_ASPECT * self.resize_width
         if work_h > cap:
             work_h = cap
-            work_w = max(1, int(round(width * cap / height)))
+            work_w = max(1, round(width * cap / height))
         return work_w, work_h
 
     # ------------------------------------------------------------------ internals
@@ -201,9 +233,27 @@ class SaliencyDetector(BaseDetector):
             (width, height), _bilinear(Image))
         return np.clip(np.asarray(full, dtype=np.float32), 0.0, 1.0)
 
+    def _detect_opencv(self, image: np.ndarray, index: int) -> Boxes:
+        from regionkit.plugins.detectors.saliency_opencv import saliency_regions
+
+        _to_gray(image, index)  # the same input checks as the default variant
+        height, width = image.shape[:2]
+        size = (width, height)
+        kept = []
+        for area, (x1, y1, x2, y2) in saliency_regions(image, self.max_regions):
+            if (x2 / width - x1 / width) * (y2 / height - y1 / height) > self.min_area_frac:
+                kept.append((min(max(area / (width * height), 0.0), 1.0), (x1, y1, x2, y2)))
+        if not kept:
+            return Boxes.empty(size)
+        n = len(kept)
+        return Boxes.create([box for _, box in kept], size, scores=[score for score, _ in kept],
+                            labels=np.zeros(n, dtype=np.int64), label_names=(self.label_name,) * n)
+
     def _detect_one(self, image: np.ndarray, index: int) -> Boxes:
         from scipy import ndimage
 
+        if self.variant == "opencv_contrib":
+            return self._detect_opencv(image, index)
         gray = _to_gray(image, index)
         height, width = gray.shape
         size = (width, height)

@@ -44,8 +44,9 @@ of a batch has the same shape, so results can change with the batch composition.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -158,7 +159,7 @@ class YoloDetector(BaseDetector):
         conf: UnitInterval = 0.25,
         iou: UnitInterval = 0.7,
         imgsz: Annotated[int, Range(32, 8192)] = 640,
-        classes: Optional[Annotated[Sequence[Annotated[int, Range(0, 100000)]], NonEmpty()]] = None,
+        classes: Annotated[Sequence[Annotated[int, Range(0, 100000)]], NonEmpty()] | None = None,
         max_det: Annotated[int, Range(1, 100000)] = 300,
         half: bool = False,
         rect: bool = False,

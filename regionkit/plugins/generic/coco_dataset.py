@@ -10,7 +10,7 @@ import json
 import os
 import posixpath
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from regionkit.kinds.datasets import ImageListDataset
 from regionkit.params import PathText, checked
@@ -41,8 +41,8 @@ class CocoImages(ImageListDataset):
     """
 
     @checked
-    def __init__(self, ann_file: Optional[PathText] = None, img_prefix: Optional[PathText] = None,
-                 root: Optional[PathText] = None) -> None:
+    def __init__(self, ann_file: PathText | None = None, img_prefix: PathText | None = None,
+                 root: PathText | None = None) -> None:
         if ann_file is None or str(ann_file) == "":
             raise ValueError("ann_file must name a COCO annotation JSON file")
         folder = root if root is not None and str(root) != "" else img_prefix
@@ -59,7 +59,7 @@ class CocoImages(ImageListDataset):
         self.img_prefix = self.root
         self.skipped: list[tuple[str, str]] = []
         data = self._load(ann_path)
-        self.items = self._images(data.get("images"))
+        self.items = self._images(data["images"])
         self.categories = self._categories(data.get("categories", []))
         #: contiguous label (0..K-1, categories sorted by id) -> COCO category id
         self.label_to_category_id = {i: c["id"] for i, c in enumerate(self.categories)}

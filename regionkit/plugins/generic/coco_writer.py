@@ -1,8 +1,9 @@
 """Writer for COCO detection results (the list ``COCO.loadRes`` and the evaluation server take), and their reader."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator, Optional, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -64,7 +65,8 @@ class CocoResultsFormat(BoxFormat):
         entries = []
         for img in images:
             w, h = img.get("width"), img.get("height")
-            size = (int(w), int(h)) if _is_int(w) and _is_int(h) and w > 0 and h > 0 else None
+            size = (w, h) if isinstance(w, int) and isinstance(h, int) and _is_int(w) and _is_int(h) and w > 0 \
+                and h > 0 else None
             hint = (str(img["file_name"]),) if img.get("file_name") else ()
             entries.append(BoxEntry(str(img["id"]), boxes_of.get(img["id"], np.zeros((0, 4))), size, hint))
         return BoxFile(path, self.name, False, entries)
@@ -98,7 +100,7 @@ class CocoResultsWriter(BaseWriter):
 
     @checked
     def __init__(self, *, filename: OutputName = "coco_results.json", boxes: RegionSetName = "detections",
-                 category_ids: Optional[Annotated[Sequence[int], NonEmpty()]] = None) -> None:
+                 category_ids: Annotated[Sequence[int], NonEmpty()] | None = None) -> None:
         self.filename = filename
         self.boxes = boxes
         if category_ids is None:

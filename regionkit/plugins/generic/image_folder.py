@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Annotated, Optional, Sequence
+from collections.abc import Sequence
+from typing import Annotated
 
 from regionkit.kinds.datasets import ImageListDataset
 from regionkit.params import MaxLength, NonEmpty, PathText, checked
@@ -31,7 +32,7 @@ class ImageFolder(ImageListDataset):
     """
 
     @checked
-    def __init__(self, root: Optional[PathText] = None,
+    def __init__(self, root: PathText | None = None,
                  extensions: Annotated[Sequence[Annotated[str, NonEmpty(), MaxLength(32)]], NonEmpty()] = DEFAULT_EXTENSIONS,
                  recursive: bool = False) -> None:
         if root is None or str(root) == "":

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
-from typing import Optional
 
 from regionkit.kinds.datasets import ImageListDataset
 from regionkit.params import PathText, checked
@@ -27,7 +26,7 @@ class ImageList(ImageListDataset):
     """
 
     @checked
-    def __init__(self, list_file: Optional[PathText] = None, root: Optional[PathText] = None) -> None:
+    def __init__(self, list_file: PathText | None = None, root: PathText | None = None) -> None:
         if list_file is None or str(list_file) == "":
             raise ValueError("list_file must name a text file with one image path per line")
         list_path = Path(list_file)

@@ -13,7 +13,8 @@ keep the input order of the boxes they keep; :class:`TopK` sorts.  Chain them as
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class ScoreFilter(BaseBoxSelector):
     idempotent = True
 
     @checked
-    def __init__(self, *, min_score: float = 0.0, max_score: Optional[float] = None) -> None:
+    def __init__(self, *, min_score: float = 0.0, max_score: float | None = None) -> None:
         self.min_score = min_score
         self.max_score = max_score
         if self.max_score is not None and self.max_score < self.min_score:
@@ -51,10 +52,10 @@ class ScoreFilter(BaseBoxSelector):
         return boxes[keep]
 
 
-ClassKey = Union[int, str]
+ClassKey = int | str
 
 
-def _class_set(value: Union[ClassKey, Sequence[ClassKey], None]) -> Optional[tuple[ClassKey, ...]]:
+def _class_set(value: ClassKey | Sequence[ClassKey] | None) -> tuple[ClassKey, ...] | None:
     if value is None:
         return None
     return (value,) if isinstance(value, (str, int)) else tuple(value)
@@ -78,8 +79,8 @@ class ClassFilter(BaseBoxSelector):
     idempotent = True
 
     @checked
-    def __init__(self, *, include: Optional[Union[ClassKey, Sequence[ClassKey]]] = None,
-                 exclude: Optional[Union[ClassKey, Sequence[ClassKey]]] = None) -> None:
+    def __init__(self, *, include: ClassKey | Sequence[ClassKey] | None = None,
+                 exclude: ClassKey | Sequence[ClassKey] | None = None) -> None:
         self.include = _class_set(include)
         self.exclude = _class_set(exclude)
 

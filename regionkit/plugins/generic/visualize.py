@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Optional, Sequence, Union
+from typing import Annotated, Any
 
 from regionkit.io.pictures import draw_boxes, png_name, save_png_atomic
 from regionkit.kinds.writers import BaseWriter
@@ -32,9 +33,9 @@ class BoxVisualizer(BaseWriter):
 
     @checked
     def __init__(self, *, folder: OutputName = "vis",
-                 regions: Union[RegionSetName, Annotated[Sequence[RegionSetName], NonEmpty()]] = ("detections",),
+                 regions: RegionSetName | Annotated[Sequence[RegionSetName], NonEmpty()] = ("detections",),
                  line_width: Annotated[int, Range(1, 100)] = 2,
-                 max_size: Optional[Annotated[int, Range(16, 65536)]] = 1024) -> None:
+                 max_size: Annotated[int, Range(16, 65536)] | None = 1024) -> None:
         self.folder = folder
         self.regions = (regions,) if isinstance(regions, str) else tuple(regions)
         if len(set(self.regions)) != len(self.regions):

@@ -14,15 +14,20 @@ LLM matcher (:mod:`regionkit.plugins.language.matchers`).
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import numpy as np
 
 from regionkit.kinds.captioners import BaseCaptioner
 from regionkit.params import Device, MaxLength, NonEmpty, PathText, Range, checked
-from regionkit.plugins.language.transformers_support import (DType, ModelPathNotFoundError,
-                                                             TransformersUnavailableError, build_pipeline,
-                                                             check_model_path)
+from regionkit.plugins.language.transformers_support import (
+    DType,
+    ModelPathNotFoundError,
+    TransformersUnavailableError,
+    build_pipeline,
+    check_model_path,
+)
 
 __all__ = ["TransformersCaptioner", "ModelPathNotFoundError", "TransformersUnavailableError"]
 
@@ -66,7 +71,7 @@ class TransformersCaptioner(BaseCaptioner):
 
     @checked
     def __init__(self, *, model: PathText = "", device: Device = "cpu",
-                 prompt: Optional[Annotated[str, NonEmpty(), MaxLength(4000)]] = None,
+                 prompt: Annotated[str, NonEmpty(), MaxLength(4000)] | None = None,
                  max_new_tokens: Annotated[int, Range(1, 4096)] = 30, dtype: DType = None) -> None:
         self.model = check_model_path(model, "image-to-text model")
         self.device = device

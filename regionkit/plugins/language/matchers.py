@@ -24,7 +24,8 @@ Differences from the original LLM step (``get_main_box.py`` L69-211):
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from regionkit.kinds.matchers import BaseMatcher
 from regionkit.params import Device, PathText, Range, checked
@@ -162,7 +163,7 @@ def _variants(name: str) -> list[tuple[str, ...]]:
     if not words:
         return []
     head, last = tuple(words[:-1]), words[-1]
-    return [head + (form,) for form in dict.fromkeys((last, last + "s", last + "es"))]
+    return [(*head, form) for form in dict.fromkeys((last, last + "s", last + "es"))]
 
 
 def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:

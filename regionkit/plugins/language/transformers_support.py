@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from regionkit.errors import ConfigError
 
@@ -15,7 +15,7 @@ __all__ = ["ModelPathNotFoundError", "TransformersUnavailableError", "DType", "c
            "import_transformers", "torch_dtype", "build_pipeline"]
 
 #: accepted ``dtype`` values (``None`` keeps the model's default, usually float32)
-DType = Optional[Literal["float32", "float16", "bfloat16", "auto"]]
+DType = Literal["float32", "float16", "bfloat16", "auto"] | None
 
 _EXTRA_HELP = "install it with: pip install 'regionkit[mainbox]'"
 
@@ -55,7 +55,7 @@ def import_transformers(what: str) -> Any:
     return transformers
 
 
-def torch_dtype(dtype: Optional[str]) -> Any:
+def torch_dtype(dtype: str | None) -> Any:
     """The ``torch_dtype`` argument for a pipeline (imports torch; call after the model path check)."""
     if dtype is None or dtype == "auto":
         return dtype
@@ -64,7 +64,7 @@ def torch_dtype(dtype: Optional[str]) -> Any:
     return getattr(torch, dtype)
 
 
-def build_pipeline(task: str, model: str, device: Union[str, int], dtype: Optional[str], what: str) -> Any:
+def build_pipeline(task: str, model: str, device: str | int, dtype: str | None, what: str) -> Any:
     """A ``transformers.pipeline`` for ``task`` from an already-checked local ``model`` path."""
     transformers = import_transformers(what)
     kwargs: dict[str, Any] = dict(task=task, model=model, device=device)

@@ -14,7 +14,8 @@ score 1.0, label ``1008611``, name ``"None"``).
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -122,8 +123,8 @@ class PatchMattersMainBox(BaseBoxSelector):
 
     needs_image = True
 
-    def __init__(self, *, captioner: Optional[Mapping[str, Any]] = None,
-                 matcher: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, *, captioner: Mapping[str, Any] | None = None,
+                 matcher: Mapping[str, Any] | None = None) -> None:
         if captioner is None:
             raise ValueError("captioner is required, e.g. dict(type='transformers_captioner', "
                              "model='/path/to/blip2-opt-2.7b')")
@@ -148,7 +149,7 @@ class PatchMattersMainBox(BaseBoxSelector):
         mask = np.array([n in keep for n in boxes.label_names], dtype=bool).reshape(-1)
         return main_box_of(boxes, mask)
 
-    def __call__(self, boxes: Boxes, image: Optional[np.ndarray] = None) -> Boxes:
+    def __call__(self, boxes: Boxes, image: np.ndarray | None = None) -> Boxes:
         if len(boxes) == 0:
             return whole_image_box(boxes.image_size)
         if image is None:

@@ -18,8 +18,13 @@ import numpy as np
 
 from regionkit.kinds.box_selectors import BaseBoxSelector
 from regionkit.params import Range, UnitInterval, checked
-from regionkit.plugins.patch_matters.geometry import (N_PART_NAMES, choose_two_split, neighbor_rpn_merge,
-                                                      neighbor_rpn_merge_clean, proposal_to_n_part)
+from regionkit.plugins.patch_matters.geometry import (
+    N_PART_NAMES,
+    choose_two_split,
+    neighbor_rpn_merge,
+    neighbor_rpn_merge_clean,
+    proposal_to_n_part,
+)
 from regionkit.plugins.patch_matters.whole_image import whole_image_box
 from regionkit.structures.boxes import Boxes
 

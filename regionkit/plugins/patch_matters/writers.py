@@ -12,8 +12,9 @@ Each file is streamed (memory stays flat) and written atomically.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from regionkit.io.atomic import write_json_dict_atomic, write_json_list_atomic
 from regionkit.io.box_files import BoxEntry, BoxFile, BoxFileError, BoxFormat, boxes_array

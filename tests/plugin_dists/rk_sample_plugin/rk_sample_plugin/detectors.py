@@ -1,7 +1,6 @@
 """Detectors of the sample plugin."""
 
-from regionkit.structures.boxes import Boxes
-from regionkit import BaseDetector
+from regionkit import BaseDetector, Boxes
 
 
 class CenterBoxDetector(BaseDetector):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regionkit.structures import box_ops
-from regionkit.structures.boxes import Boxes
+from regionkit.errors import ConfigError, ContractError
 from regionkit.plugins.detectors.hybrid import HybridDetector
 from regionkit.registry import DETECTORS
-from regionkit.errors import ConfigError, ContractError
+from regionkit.structures import box_ops
+from regionkit.structures.boxes import Boxes
 
 
 # ---------------------------------------------------------------------- nms

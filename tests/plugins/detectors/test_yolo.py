@@ -60,9 +60,9 @@ def test_module_is_lazy_and_missing_weights_fail_before_any_download(tmp_path):
 
 
 def test_missing_weights_through_the_registry_is_a_config_error(tmp_path):
+    from regionkit.errors import ConfigError
     from regionkit.plugins.detectors.yolo import YoloDetector
     from regionkit.registry import DETECTORS
-    from regionkit.errors import ConfigError
 
     missing = tmp_path / "yolo11n.pt"
     with pytest.raises(ConfigError, match="YOLO weights file not found: " + str(missing)):

@@ -13,16 +13,22 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from regionkit.structures.boxes import Boxes
 from regionkit import BaseBoxSelector, BaseDetector, BaseWriter
-from regionkit.registry import DETECTORS
-from regionkit.errors import ComponentNotFoundError
-from regionkit.discovery import get_index
-from regionkit.discovery.api_version import check_plugin_api, parse_api_version
 from regionkit._version import PLUGIN_API_VERSION as HOST_API
 from regionkit.devkit.validate import validate_distribution
-from regionkit.testing import (ConformanceError, check_detector, check_loss, check_selector, check_writer,
-                               conformance_images)
+from regionkit.discovery import get_index
+from regionkit.discovery.api_version import check_plugin_api, parse_api_version
+from regionkit.errors import ComponentNotFoundError
+from regionkit.registry import DETECTORS
+from regionkit.structures.boxes import Boxes
+from regionkit.testing import (
+    ConformanceError,
+    check_detector,
+    check_loss,
+    check_selector,
+    check_writer,
+    conformance_images,
+)
 from tests.conftest import write_distribution
 
 DETECTOR_SRC = '''
@@ -69,7 +75,7 @@ def test_a_declared_compatible_version_loads_quietly(plugin_site):
 def test_an_older_minor_of_the_same_major_is_fine(plugin_site):
     verdict = check_plugin_api("x", "1", ["json"], host="1.3")  # any package without a declaration
     assert verdict.status == "missing"
-    record, name, _ = _api_plugin(plugin_site, "rk-api-old", '"1.0"')
+    record, _name, _ = _api_plugin(plugin_site, "rk-api-old", '"1.0"')
     assert check_plugin_api(record.name, record.version, record.packages, host="1.4").status == "ok"
 
 
@@ -113,7 +119,7 @@ def test_another_major_is_refused_with_a_clear_message(plugin_site, caplog):
 
 
 def test_a_missing_declaration_gets_the_exact_line_to_add(plugin_site):
-    record, name, package = _api_plugin(plugin_site, "rk-api-none", None)
+    record, name, _package = _api_plugin(plugin_site, "rk-api-none", None)
     hint = (f"rk-api-none does not declare the plugin API it targets; add the line `REGIONKIT_PLUGIN_API = \"{HOST_API}\"` "
             f"to rk_api_none/__init__.py (this regionkit provides plugin API {HOST_API})")
     assert record.status == "ok" and record.problems == [hint] and record.advice == [hint]

@@ -6,16 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-import regionkit
 from click.testing import CliRunner
 
+import regionkit
 from regionkit.cli.main import cli, expand_cfg_options
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = str(REPO / "configs" / "saliency_four_box.py")
 REGIONKIT = shutil.which("regionkit", path=os.path.dirname(sys.executable))
 

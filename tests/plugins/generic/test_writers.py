@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from regionkit.structures.boxes import Boxes
-from regionkit.io.images import load_rgb
 from regionkit import ImageItem, ImageResult
 from regionkit.inference.runner import InferenceRunner
-from regionkit.plugins.generic.coco_dataset import CocoImages
-from regionkit.plugins.detectors.saliency import SaliencyDetector
+from regionkit.io.images import load_rgb
+from regionkit.io.pictures import PALETTE, draw_boxes, png_name
 from regionkit.plugins.cirr.arithmetic import cirr_xyxyn
 from regionkit.plugins.cirr.writer import CirrBoxesWriter
+from regionkit.plugins.detectors.saliency import SaliencyDetector
+from regionkit.plugins.generic.coco_dataset import CocoImages
 from regionkit.plugins.generic.coco_writer import COCO80_CATEGORY_IDS, CocoResultsWriter
-from regionkit.io.pictures import PALETTE, draw_boxes, png_name
 from regionkit.plugins.generic.visualize import BoxVisualizer
+from regionkit.structures.boxes import Boxes
 
 
 def result_for(image_path: Path, boxes_xyxy, rel_path: str, name: str = "", meta=None, scores=None, labels=None,

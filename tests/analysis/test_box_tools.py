@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from regionkit.cli.box_tools import stats, visualize
 from regionkit.analysis import load_box_file
 from regionkit.analysis.stats import compute_stats
+from regionkit.cli.box_tools import stats, visualize
 from regionkit.io.box_files import BoxFileError
 from regionkit.io.image_locator import ImageLocator
 from regionkit.io.images import image_size

@@ -17,8 +17,8 @@ from regionkit.cli.main import cli
 from regionkit.inference.job import run_infer
 from regionkit.inference.journal import JOURNAL_FILE, Journal
 from regionkit.inference.runner import RunStateError
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"
 REGIONKIT = shutil.which("regionkit", path=os.path.dirname(sys.executable))
 OUTPUTS = ("four_box.json", "object_box.json")

@@ -6,12 +6,10 @@ import sys
 
 import pytest
 
-from regionkit.registry import BOX_SELECTORS, DETECTORS, MODELS, WRITERS
-
-from regionkit.errors import AmbiguousNameError, ComponentNotFoundError, ConfigError, PluginLoadError, PluginPolicyError
-
 from regionkit.discovery import configure_plugins, get_index
 from regionkit.discovery.policy import PluginPolicy
+from regionkit.errors import AmbiguousNameError, ComponentNotFoundError, ConfigError, PluginLoadError, PluginPolicyError
+from regionkit.registry import BOX_SELECTORS, DETECTORS, MODELS, WRITERS
 
 TOY_DETECTOR = '''
 """Toy detectors for registry tests."""

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
 REGIONKIT = shutil.which("regionkit", path=os.path.dirname(sys.executable))
 YAML_MODEL = "detector.model='yolo11n.yaml'"
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from regionkit.structures.boxes import Boxes
+from regionkit.errors import ConfigError
 from regionkit.plugins.cirr.box_filter import CirrBoxFilter, cirr_pixels, cirr_xyxyn
 from regionkit.registry import BOX_SELECTORS
-from regionkit.errors import ConfigError
+from regionkit.structures.boxes import Boxes
 
 F32_01 = float(np.float32(0.1))  # 0.10000000149011612
 F32_06 = float(np.float32(0.6))  # 0.6000000238418579
@@ -239,3 +239,23 @@ def test_cirr_writer_refuses_an_arithmetic_that_contradicts_its_filter():
     plain = CirrBoxesWriter(boxes="cirr")
     plain.bind({"cirr": None})  # a region set not made by the CIRR filter: the default arithmetic
     assert plain.arithmetic == "float32_div"
+
+
+def test_float64_labels_give_the_hybrid_recipes_per_box_arithmetic():
+    """YOLO boxes (float32) and saliency fallback boxes (Python floats) in one image set, as the hybrid recipe wrote."""
+    from regionkit.plugins.cirr.writer import CirrBoxesWriter
+
+    w, h = 333, 517
+    boxes = Boxes.create([[10, 20, 300, 400], [np.float32(1.1), np.float32(2.2), np.float32(250.7), np.float32(300.3)]],
+                         (w, h), scores=[0.0, 0.9], label_names=["salient", "dog"])
+    sel = CirrBoxFilter(min_score=None, float64_labels=["salient"])
+    out = sel(boxes)
+    writer = CirrBoxesWriter(boxes="cirr")
+    writer.bind({"cirr": sel})
+    got = _filtered_record(writer, out)
+    by_name = dict(zip(out.label_names, got))
+    assert by_name["salient"] == [10 / w, 20 / h, 300 / w, 400 / h]  # Python division
+    dog = np.float32([1.1, 2.2, 250.7, 300.3]) / np.float32([w, h, w, h])
+    assert by_name["dog"] == dog.tolist() != [v / s for v, s in zip(np.float32([1.1, 2.2, 250.7, 300.3]).tolist(),
+                                                                     (w, h, w, h))]
+    assert sel(out).xyxy.tolist() == out.xyxy.tolist()  # still idempotent

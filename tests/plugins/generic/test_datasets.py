@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from regionkit.errors import ConfigError
 from regionkit.inference.runner import InferenceRunner
 from regionkit.plugins.cirr.dataset import CirrSplit
+from regionkit.plugins.cirr.writer import CirrBoxesWriter
+from regionkit.plugins.detectors.saliency import SaliencyDetector
 from regionkit.plugins.generic.coco_dataset import CocoImages
 from regionkit.plugins.generic.image_list import ImageList
-from regionkit.plugins.detectors.saliency import SaliencyDetector
-from regionkit.plugins.cirr.writer import CirrBoxesWriter
 from regionkit.registry import DATASETS
-from regionkit.errors import ConfigError
 
 # CIRR names -> sample photo; deliberately not in sorted order (file order must be kept)
 CIRR_TRAIN = {

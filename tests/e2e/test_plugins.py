@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.inference.job import run_infer
 from regionkit.discovery import get_index
+from regionkit.inference.job import run_infer
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"
 REGIONKIT = shutil.which("regionkit", path=os.path.dirname(sys.executable))
 
@@ -113,7 +113,7 @@ def test_lifecycle_plugins_observe_and_change_results(plugin_site, sample_images
     import rk_audit_mod
 
     n = len(list(sample_images.iterdir()))
-    assert rk_audit_mod.EVENTS == [("start", n), ("end", n)]
+    assert [("start", n), ("end", n)] == rk_audit_mod.EVENTS
     objects = json.loads((tmp_path / "out" / "object_box.json").read_text())
     assert all(rec["audited"] is True and len(rec["bbox"]) == 1 for rec in objects.values())
     problems = "\n".join(get_index().problems())

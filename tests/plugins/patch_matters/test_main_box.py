@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionkit.structures.boxes import Boxes
 from regionkit import BaseCaptioner, BaseMatcher, ImageItem, ImageResult
-from regionkit.plugins.language.captioner import (ModelPathNotFoundError, TransformersCaptioner,
-                                                                 TransformersUnavailableError)
+from regionkit.errors import ConfigError, RegionkitError
+from regionkit.plugins.language.captioner import (
+    ModelPathNotFoundError,
+    TransformersCaptioner,
+    TransformersUnavailableError,
+)
 from regionkit.plugins.language.matchers import KeywordMatcher, LlmMatcher, parse_bracket_list
-from regionkit.plugins.patch_matters.main_box import MainBoxUnion, PatchMattersMainBox
 from regionkit.plugins.patch_matters.geometry import image_to_n_part
+from regionkit.plugins.patch_matters.main_box import MainBoxUnion, PatchMattersMainBox
 from regionkit.plugins.patch_matters.whole_image import WHOLE_IMAGE_LABEL, WHOLE_IMAGE_NAME
 from regionkit.plugins.patch_matters.writers import MainBoxWriter
 from regionkit.registry import BOX_SELECTORS, CAPTIONERS, MATCHERS
-from regionkit.errors import ConfigError, RegionkitError
+from regionkit.structures.boxes import Boxes
 
 W, H = 640, 480
 WHOLE = [0.0, 0.0, W - 1.0, H - 1.0]

@@ -11,10 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regionkit.structures.boxes import Boxes
 from regionkit import ImageItem, ImageResult
-from regionkit.plugins.patch_matters.selectors import NeighborRpnMerge, NPartRegions, PatchMattersScoreFilter
-from regionkit.plugins.patch_matters.whole_image import WHOLE_IMAGE_LABEL
 from regionkit.plugins.patch_matters.geometry import (
     greedy_merge_pass,
     image_to_n_part,
@@ -24,11 +21,14 @@ from regionkit.plugins.patch_matters.geometry import (
     patch_matters_iou,
     proposal_to_n_part,
 )
+from regionkit.plugins.patch_matters.selectors import NeighborRpnMerge, NPartRegions, PatchMattersScoreFilter
+from regionkit.plugins.patch_matters.whole_image import WHOLE_IMAGE_LABEL
 from regionkit.plugins.patch_matters.writers import (
     PatchMattersFourBoxWriter,
     PatchMattersObjectBoxWriter,
     parent_and_name,
 )
+from regionkit.structures.boxes import Boxes
 
 # --------------------------------------------------------------------------- spec data
 W, H = 640, 427
@@ -51,8 +51,8 @@ def _raw_detections() -> Boxes:
     """The worked example's kept boxes mixed with low-score detections, score-descending."""
     xyxy = [KEPT[0], KEPT[1], KEPT[2], KEPT[3], KEPT[4], [5, 5, 50, 50], [500, 300, 630, 420]]
     scores = [0.91, 0.82, 0.77, 0.64, 0.45, 0.3, 0.12]
-    labels = KEPT_LABELS + [39, 60]
-    names = KEPT_NAMES + ["bottle", "dining_table"]
+    labels = [*KEPT_LABELS, 39, 60]
+    names = [*KEPT_NAMES, "bottle", "dining_table"]
     return Boxes.create(xyxy, (W, H), scores=scores, labels=labels, label_names=names)
 
 

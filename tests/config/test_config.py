@@ -1,15 +1,13 @@
 """Configs: _base_ inheritance, --cfg-options overrides, and the errors users see."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from regionkit.config.loader import load_config, parse_overrides, parse_value
-from regionkit.inference.job import build_runner
 from regionkit.errors import ConfigError
+from regionkit.inference.job import build_runner
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SALIENCY_CFG = REPO / "configs" / "saliency_four_box.py"
 
 

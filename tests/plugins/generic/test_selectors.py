@@ -6,12 +6,13 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from torchvision.ops import batched_nms, nms as tv_nms
+from torchvision.ops import batched_nms
+from torchvision.ops import nms as tv_nms
 
-from regionkit.structures.boxes import Boxes
+from regionkit.errors import ConfigError
 from regionkit.plugins.generic.selectors import AreaFilter, ClassFilter, Nms, ScoreFilter, TopK
 from regionkit.registry import BOX_SELECTORS
-from regionkit.errors import ConfigError
+from regionkit.structures.boxes import Boxes
 
 SIZE = (200, 100)  # width, height: image area 20000
 

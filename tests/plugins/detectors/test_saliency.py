@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from regionkit.structures.boxes import Boxes
 from regionkit.plugins.detectors.saliency import SaliencyDetector
+from regionkit.structures.boxes import Boxes
 
 
 # ---------------------------------------------------------------------- helpers
