@@ -1,6 +1,6 @@
 # Two entry points for a fresh clone (see README "Quick start"):
 #   make demo   set up .venv and run the main job on bundled sample photographs
-#   make test   set up .venv and run the test suite
+#   make test   set up .venv and run the test suite (tests marked slow: make test-slow)
 # and, for contributors:
 #   make lint   ruff and mypy over the package (CI runs it)
 PYTHON ?= python3
@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.regionkit-installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test test-slow lint clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# the slow end-to-end tests (real-size models, packaging); CI runs them after `make test`
+test-slow: setup
+	$(PY) -m pytest -m slow
 
 lint: setup
 	$(VENV)/bin/ruff check regionkit tests benchmarks tools examples

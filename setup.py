@@ -19,6 +19,7 @@ ENTRY_POINTS = {
         "saliency = regionkit.plugins.detectors.saliency:SaliencyDetector",
         "yolo = regionkit.plugins.detectors.yolo:YoloDetector",
         "hybrid = regionkit.plugins.detectors.hybrid:HybridDetector",
+        "baron = regionkit.plugins.detectors.baron:BaronOpenVocabDetector",
     ],
     "regionkit.box_selectors": [
         "patch_matters_score_filter = regionkit.plugins.patch_matters.selectors:PatchMattersScoreFilter",
@@ -64,7 +65,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["regionkit", "regionkit.*"]),
-    package_data={"regionkit": ["py.typed"]},
+    # the recipes ship inside the package: regionkit::saliency_four_box.py (configs/ links to them)
+    package_data={"regionkit": ["py.typed", "configs/*.py", "configs/*/*.py", "analysis/report_template.html"]},
     install_requires=[
         "torch>=2.1",
         "torchvision",

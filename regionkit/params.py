@@ -38,7 +38,8 @@ from typing import Any, Literal, TypeVar, Union
 
 from regionkit.errors import ConfigError
 
-__all__ = ["Range", "NonEmpty", "MaxLength", "FileName", "Component", "component_kind", "UnitInterval", "OutputName", "RegionSetName", "PathText", "Device", "ParamSpec", "checked", "check_value", "check_number",
+__all__ = ["Range", "NonEmpty", "MaxLength", "FileName", "Component", "component_kind", "WeightsFile",
+           "weights_marker", "UnitInterval", "OutputName", "RegionSetName", "PathText", "Device", "ParamSpec", "checked", "check_value", "check_number",
            "parameter_specs", "describe_type", "MAX_WORKERS"]
 
 #: upper bound of worker-process counts (forking more than this only stalls the machine)
@@ -150,6 +151,60 @@ def component_kind(annotation: Any) -> str | None:
         found = component_kind(arg)
         if found:
             return found
+    return None
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """Marks a path parameter that names a local file the component loads (weights, a vocabulary, ...).
+
+    ``regionkit check CONFIG`` lists every such file a config needs, and ``regionkit infer``
+    checks them before any image is read.  ``what`` names the file in messages (``"BARON
+    checkpoint"``); ``source`` says where to get it; ``format`` is how its integrity is checked
+    (``"torch"``: a torch/zip checkpoint whose index is intact, ``"npy"``: a NumPy array whose
+    size matches its header, ``"any"``: a non-empty file); values whose suffix is not among
+    ``suffixes`` (when given) are not files (YOLO's ``model='yolo11n.yaml'``); ``sha256`` holds
+    published ``(file name, hash)`` pairs.
+    """
+
+    what: str
+    source: str
+    format: Literal["torch", "npy", "any"] = "any"
+    suffixes: tuple[str, ...] = ()
+    sha256: tuple[tuple[str, str], ...] = ()
+
+    def describe(self) -> str:
+        return f"the path of a local {self.what} file"
+
+    def applies_to(self, value: Any) -> bool:
+        """Whether ``value`` names a file this marker covers (a path, with one of ``suffixes`` if given)."""
+        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+            return False
+        return not self.suffixes or os.fspath(value).lower().endswith(tuple(x.lower() for x in self.suffixes))
+
+    def published_sha256(self, file_name: str) -> str | None:
+        """The published hash of a file of this name, if one is known."""
+        return dict(self.sha256).get(file_name)
+
+
+def weights_marker(annotation: Any, value: Any) -> WeightsFile | None:
+    """The :class:`WeightsFile` marker covering ``value`` in ``annotation`` (the union member ``value`` fits)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        for m in meta:
+            if isinstance(m, WeightsFile):
+                return m if m.applies_to(value) else None
+        return weights_marker(base, value)
+    if origin is Union or origin is types.UnionType:
+        for option in typing.get_args(annotation):
+            try:
+                _convert(option, value)
+            except _Invalid:
+                continue
+            found = weights_marker(option, value)
+            if found is not None:
+                return found
     return None
 
 

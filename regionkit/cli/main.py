@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from regionkit._version import PLUGIN_API_VERSION, __version__
+from regionkit.cli.doctor import print_version
 from regionkit.cli.errors import EXIT_FAILURES, echo_safe, user_errors
 
 __all__ = ["cli", "main", "expand_cfg_options"]
@@ -30,8 +30,9 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="regionkit",
-                      message=f"%(prog)s %(version)s (plugin API {PLUGIN_API_VERSION})")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Show the version, the plugin API version and those of torch, mmengine, ultralytics and "
+                   "transformers, then exit ('regionkit doctor' for the full environment).")
 @click.option("--no-plugins", is_flag=True,
               help="Do not autoload third-party plugins (same as REGIONKIT_DISABLE_PLUGIN_AUTOLOAD=1).")
 @click.option("-p", "--plugin", "plugin_specs", multiple=True, metavar="NAME|no:NAME",
@@ -207,6 +208,27 @@ def config() -> None:
     """Inspect config files."""
 
 
+@config.command(name="list")
+@click.option("--package", default="regionkit", show_default=True, metavar="NAME",
+              help="The installed package whose configs/ folder to list (a plugin may ship recipes too).")
+def config_list(package: str) -> None:
+    """List the recipes shipped inside a package, with one-line descriptions.
+
+    Run any of them from any folder by its name, e.g. 'regionkit infer
+    regionkit::saliency_four_box.py --images DIR'; inherit from one in your own config with
+    _base_ = ['regionkit::_base_/patch_matters_divide.py'].
+    """
+    from regionkit.config.packaged import packaged_configs
+
+    recipes = packaged_configs(package)
+    if not recipes:
+        echo_safe(f"{package} ships no recipes")
+        return
+    width = max(len(c.name) for c in recipes)
+    for recipe in recipes:
+        echo_safe(f"{recipe.name:<{width}}  {recipe.summary}".rstrip())
+
+
 @config.command(name="show")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--cfg-options", "-o", "cfg_options", multiple=True, metavar="KEY=VALUE", help="Overrides to apply.")
@@ -318,10 +340,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _attach_subcommands() -> None:
     """Commands defined in their own modules (each imports only click at module level)."""
     from regionkit.cli.box_tools import stats, visualize
+    from regionkit.cli.check import check
+    from regionkit.cli.doctor import doctor
     from regionkit.cli.plugins_validate import validate
+    from regionkit.cli.report import report
+    from regionkit.cli.vocab import vocab
 
+    cli.add_command(check)
+    cli.add_command(doctor)
     cli.add_command(stats)
     cli.add_command(visualize)
+    cli.add_command(vocab)
+    cli.add_command(report)
     plugins.add_command(validate)
 
 

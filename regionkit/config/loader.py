@@ -10,6 +10,10 @@ can only set values: keys that start with ``_`` (``_base_``, ``_delete_``, ``_sc
 ``custom_imports`` are refused, at any depth of the key and of the value.  A component
 ``type`` resolves only to registered components (see :mod:`regionkit.registry.registry`),
 so an override cannot name arbitrary code either.
+
+``PACKAGE::PATH`` names a config shipped inside an installed package, as the config file to
+load and in ``_base_`` lists (:mod:`regionkit.config.packaged`), e.g.
+``regionkit::saliency_four_box.py`` or ``_base_ = ['regionkit::_base_/patch_matters_divide.py']``.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from regionkit.config.packaged import is_packaged, packaged_bases, resolve_packaged
 from regionkit.errors import ConfigError, did_you_mean
 
 __all__ = ["load_config", "parse_overrides", "parse_value", "custom_imports_of", "DATA_SUFFIXES"]
@@ -112,7 +117,7 @@ def _check_data_config(path: Path, seen: frozenset[Path] = frozenset()) -> None:
     if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
         raise ConfigError(f"config {path}: _base_ must be a file name or a list of them")
     for base in bases:
-        base_path = (path.parent / base)
+        base_path = resolve_packaged(base) if is_packaged(base) else (path.parent / base)
         if base_path.suffix not in DATA_SUFFIXES:
             raise ConfigError(f"config {path}: _base_ {base!r} is not JSON or YAML; a data config may only "
                               f"inherit from data configs (a Python base file would run code)")
@@ -132,9 +137,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Any:
     """
     from mmengine.config import Config  # lazy: keeps `regionkit --help` fast
 
-    path = Path(path)
-    if str(path) == "":
+    if str(path).strip() == "":
         raise ConfigError("no config file given")
+    path = resolve_packaged(str(path)) if is_packaged(str(path)) else Path(path)
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; give a config file (e.g. configs/saliency_four_box.py)")
     if not path.is_file():
@@ -145,7 +150,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Any:
     if path.suffix in DATA_SUFFIXES:
         _check_data_config(path)
     try:
-        cfg = Config.fromfile(str(path))
+        with packaged_bases():
+            cfg = Config.fromfile(str(path))
+    except ConfigError as exc:  # a PACKAGE::PATH _base_ that does not resolve
+        raise ConfigError(f"config {path}: _base_ {exc}") from None
     except RecursionError:
         raise ConfigError(f"cannot read config {path}: its _base_ files include each other in a cycle") from None
     except Exception as exc:  # syntax errors, bad _base_ paths, exceptions inside the file

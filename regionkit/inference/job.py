@@ -70,7 +70,7 @@ class RuntimeOptions:
 
 def default_out_dir(config_path: str | Path) -> Path:
     """``work_dirs/<config file stem>``, relative to the current folder."""
-    return Path("work_dirs") / Path(config_path).stem
+    return Path("work_dirs") / Path(str(config_path).rpartition("::")[2]).stem  # regionkit::x.py -> x
 
 
 def _seed_everything(seed: int) -> None:
@@ -198,7 +198,8 @@ def _check_wiring(cfg: Any, problems: list[Problem]) -> None:
 
 
 def check_infer_config(cfg: Any) -> list[Problem]:
-    """Every problem of an inference config (sections, components at any depth, runtime, wiring, output names)."""
+    """Every problem of an inference config (sections, components at any depth, runtime, wiring, output names,
+    and the files its components load: :mod:`regionkit.config.files`)."""
     problems: list[Problem] = []
     broken = _check_sections(cfg, problems)
     from regionkit.registry import allow_custom_imports
@@ -217,6 +218,10 @@ def check_infer_config(cfg: Any) -> list[Problem]:
         problems += writer_problems
         if not ({"selectors", "writers"} & broken) and not writer_problems:  # the writers can be built
             _check_wiring(cfg, problems)
+    if not broken:
+        from regionkit.config.files import file_problems
+
+        problems += file_problems(cfg)  # missing or damaged weights: before any image is read
     return problems
 
 

@@ -46,7 +46,8 @@ class BoxEntry:
     string); ``xyxy`` is ``(N, 4)`` float64, normalised or in pixels as the file is;
     ``size`` is ``(width, height)`` when the file itself says it (COCO annotations);
     ``hints`` are other names the image file may have (a COCO ``file_name``);
-    ``fallback_boxes`` counts Patch Matters' whole-image fallback boxes among ``xyxy``.
+    ``fallback_boxes`` counts Patch Matters' whole-image fallback boxes among ``xyxy``;
+    ``scores`` is ``(N,)`` float64 where the format stores box scores (COCO results), else ``None``.
     """
 
     key: str
@@ -54,6 +55,7 @@ class BoxEntry:
     size: tuple[int, int] | None = None
     hints: tuple[str, ...] = ()
     fallback_boxes: int = 0
+    scores: np.ndarray | None = None
 
 
 @dataclass

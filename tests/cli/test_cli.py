@@ -70,7 +70,7 @@ def test_mmengine_style_cfg_options_are_expanded():
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["infer", str(REPO / "configs" / "ovd_four_box.py"), "--images", "."], "BARON open-vocabulary detector"),
+    (["infer", str(REPO / "configs" / "ovd_four_box.py"), "--images", "."], "BARON checkpoint not found"),
     (["infer", SALIENCY_CFG, "--images", "/no/such/folder"], "image folder not found: /no/such/folder"),
     (["infer", "configs/missing.py"], "config file not found"),
     (["infer", SALIENCY_CFG, "-o", "detector.treshold=1"], "did you mean 'threshold'"),
@@ -117,3 +117,26 @@ def test_console_script_and_tools_script_share_the_code_path(sample_images, tmp_
     assert proc.returncode == 0, proc.stderr
     assert "infer" in proc.stderr  # the progress bar
     assert all(len(v["bbox"]) <= 2 for v in json.loads((out / "object_box.json").read_text()).values())
+
+
+def test_version_names_the_plugin_api_and_the_main_dependencies():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    line = result.output.strip()
+    assert line.startswith(f"regionkit {regionkit.__version__} (plugin API {regionkit.PLUGIN_API_VERSION};")
+    assert f"torch {version('torch')}" in line and f"mmengine {version('mmengine')}" in line
+
+
+def test_doctor_reports_environment_cuda_and_plugins():
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "Python: " in result.output and "CUDA" in result.output
+    assert f"components from regionkit {regionkit.__version__}" in result.output
+
+
+def test_shell_completion_completes_subcommands():
+    env = {**os.environ, "_REGIONKIT_COMPLETE": "bash_complete", "COMP_WORDS": "regionkit con", "COMP_CWORD": "1"}
+    out = subprocess.run([REGIONKIT], env=env, capture_output=True, text=True, timeout=60)
+    assert "plain,config" in out.stdout.splitlines(), out.stdout

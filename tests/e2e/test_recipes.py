@@ -99,3 +99,43 @@ def test_yolo_config_without_weights_says_where_to_get_them(sample_images, yolo_
                           env=yolo_env, cwd=tmp_path)
     assert proc.returncode == 2
     assert "checkpoints/yolov8n.pt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_all_splits_builds_the_detector_once(cirr_root, tmp_path, monkeypatch):
+    from regionkit.inference import job
+
+    built = []
+    real = job.build_detector
+
+    def counting(cfg):
+        built.append(cfg["type"])
+        return real(cfg)
+
+    monkeypatch.setattr(job, "build_detector", counting)
+    runs = job.run_infer(REPO / "configs" / "cirr_boxes_saliency.py", out_dir=tmp_path / "out", progress=False,
+                         all_splits=True, cfg_options=[f"dataset.root={str(cirr_root)!r}", "runtime.num_workers=0"])
+    assert [r.split for r in runs] == ["train", "val"] and all(r.summary.ok for r in runs)
+    assert built == ["saliency"]
+
+
+def test_stats_and_visualize_read_every_format_the_writers_write(sample_images, yolo_env, tmp_path):
+    """main_box.json included (it used to fail): each writer's own box_format reads its files."""
+    out = tmp_path / "out"
+    _infer("main_box.py", out, yolo_env, "--images", str(sample_images), "-o", YAML_MODEL)
+    _infer("saliency_four_box.py", out / "pm", yolo_env, "--images", str(sample_images))
+    n = len(list(sample_images.iterdir()))
+    for path, fmt, extra in ((out / "main_box.json", "main_box", []),
+                             (out / "main_box.json", "main_box", ["--field", "equal_four_box"]),
+                             (out / "pm" / "four_box.json", "four_box", ["--field", "two_box"]),
+                             (out / "pm" / "object_box.json", "object_box", [])):
+        stats = subprocess.run([REGIONKIT, "stats", str(path), "--images", str(sample_images), "--json", *extra],
+                               capture_output=True, text=True)
+        assert stats.returncode == 0, stats.stderr
+        result = json.loads(stats.stdout)
+        assert result["format"] == fmt and result["images"] == n
+        if extra == ["--field", "equal_four_box"]:
+            assert result["boxes"] == 4 * n and abs(result["area"]["mean"] - 0.25) < 0.02
+        vis = subprocess.run([REGIONKIT, "visualize", str(path), "--images", str(sample_images), "--out",
+                              str(tmp_path / f"vis_{fmt}"), "--no-progress", *extra], capture_output=True, text=True)
+        assert vis.returncode == 0, vis.stderr
+        assert len(list((tmp_path / f"vis_{fmt}").glob("*.png"))) == n

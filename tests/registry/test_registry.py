@@ -200,3 +200,35 @@ def test_mmengine_root_registry_builds_regionkit_models():
         assert isinstance(model, TinyModelForTest) and model.fc.in_features == 5
     finally:
         MODELS._module_dict.pop("TinyModelForTest", None)
+
+
+BAD_PLUGINS = '''
+import sys
+from regionkit import BaseDetector, Boxes
+
+class KeyErrorInInit(BaseDetector):
+    def __init__(self):
+        raise KeyError("model_dir")
+    def detect(self, images):
+        return []
+
+class ExitInInit(BaseDetector):
+    def __init__(self):
+        sys.exit(4)
+    def detect(self, images):
+        return []
+'''
+
+
+def test_constructor_failures_and_sys_exit_in_plugins_are_one_line_errors(plugin_site):
+    plugin_site("bad-dets", "1.0", {"regionkit.detectors": ["keyerr = bad_mod:KeyErrorInInit",
+                                                            "exiter = bad_mod:ExitInInit",
+                                                            "exit_at_import = exit_mod:Anything"]},
+                {"bad_mod.py": BAD_PLUGINS, "exit_mod.py": "import sys\nsys.exit(9)\n"})
+    with pytest.raises(ConfigError, match=r"detector 'keyerr' could not be built: KeyError: 'model_dir'"):
+        DETECTORS.build(dict(type="keyerr"))
+    with pytest.raises(ConfigError, match=r"detector 'exiter' called sys.exit\(4\) while being built"):
+        DETECTORS.build(dict(type="exiter"))
+    with pytest.raises(PluginLoadError, match=r"failed to load: it called sys.exit\(9\) while being imported"):
+        DETECTORS.build(dict(type="exit_at_import"))
+    assert any("sys.exit(9)" in p for p in get_index().problems())  # reported as the plugin's failure

@@ -52,7 +52,7 @@ import numpy as np
 
 from regionkit.errors import ConfigError
 from regionkit.kinds.detectors import BaseDetector
-from regionkit.params import Device, NonEmpty, PathText, Range, UnitInterval, checked
+from regionkit.params import Device, NonEmpty, PathText, Range, UnitInterval, WeightsFile, checked
 from regionkit.structures.boxes import Boxes
 
 __all__ = ["YoloDetector", "YoloWeightsNotFoundError", "YoloUnavailableError"]
@@ -154,7 +154,7 @@ class YoloDetector(BaseDetector):
     def __init__(
         self,
         *,
-        model: PathText,
+        model: Annotated[PathText, WeightsFile("YOLO weights", _WEIGHTS_HELP, format="torch", suffixes=(".pt",))],
         device: Device = "cpu",
         conf: UnitInterval = 0.25,
         iou: UnitInterval = 0.7,

@@ -1,6 +1,8 @@
 """Writer for COCO detection results (the list ``COCO.loadRes`` and the evaluation server take), and their reader."""
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,14 +48,19 @@ class CocoResultsFormat(BoxFormat):
 
     def read(self, data: Any, path: str, field: str | None, ann_file: str | None) -> BoxFile:
         grouped: dict[Any, list[np.ndarray]] = {}
+        scored: dict[Any, list[float]] = {}
         for i, value in enumerate(data):
             image_id = value["image_id"]
             if not (_is_int(image_id) or isinstance(image_id, str)):
                 raise BoxFileError(f"{path}: entry {i} has image_id {image_id!r:.60}; COCO image ids are integers")
             grouped.setdefault(image_id, []).append(boxes_array([value["bbox"]], f"{path}: entry {i}", xywh=True))
+            score = value.get("score")
+            ok = isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
+            scored.setdefault(image_id, []).append(float(score) if ok else math.nan)
         boxes_of = {k: np.concatenate(v) for k, v in grouped.items()}
+        scores_of = {k: np.asarray(v, dtype=np.float64) for k, v in scored.items()}
         if ann_file is None:
-            entries = [BoxEntry(str(k), v) for k, v in boxes_of.items()]
+            entries = [BoxEntry(str(k), v, scores=scores_of[k]) for k, v in boxes_of.items()]
             return BoxFile(path, self.name, False, entries, [
                 "COCO results list only images with detections; pass an annotation file (--ann-file) to count "
                 "the others"])
@@ -68,7 +75,8 @@ class CocoResultsFormat(BoxFormat):
             size = (w, h) if isinstance(w, int) and isinstance(h, int) and _is_int(w) and _is_int(h) and w > 0 \
                 and h > 0 else None
             hint = (str(img["file_name"]),) if img.get("file_name") else ()
-            entries.append(BoxEntry(str(img["id"]), boxes_of.get(img["id"], np.zeros((0, 4))), size, hint))
+            entries.append(BoxEntry(str(img["id"]), boxes_of.get(img["id"], np.zeros((0, 4))), size, hint,
+                                    scores=scores_of.get(img["id"], np.zeros(0))))
         return BoxFile(path, self.name, False, entries)
 
 

@@ -1,5 +1,5 @@
-# Hybrid boxes for CIRR (the fork's recipe): YOLO with conf 0.3; images where it finds nothing
-# fall back to OpenCV-contrib-style saliency with 2 regions.  The CIRR filter normalises YOLO
+# CIRR box file from YOLO, with saliency where YOLO finds nothing (the fork's hybrid recipe).
+# YOLO with conf 0.3; images where it finds nothing fall back to OpenCV-contrib-style saliency with 2 regions.  The CIRR filter normalises YOLO
 # boxes in float32 (as ultralytics' xyxyn) and the saliency boxes (label 'salient') with Python
 # division, as the fork wrote them.
 _base_ = ['../_base_/cirr_boxes.py']

@@ -1,4 +1,5 @@
-# YOLO boxes for CIRR: ultralytics predict defaults (conf 0.25, iou 0.7, imgsz 640), then the
+# CIRR box file from YOLO (the fork's --method yolo; needs local YOLO weights).
+# Ultralytics predict defaults (conf 0.25, iou 0.7, imgsz 640), then the
 # fork's filter keeps conf >= 0.3.  `model` must be a local file (nothing is downloaded):
 # get yolov8n.pt from the Ultralytics releases, or build a random model with model='yolo11n.yaml'.
 _base_ = ['../_base_/cirr_boxes.py']

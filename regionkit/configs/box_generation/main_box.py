@@ -1,4 +1,4 @@
-# Patch Matters main box (patch_matters_and_baron.md §1.7) -> main_box.json.
+# Patch Matters main box from YOLO boxes -> main_box.json (needs local YOLO weights).
 # Default: the deterministic, model-free strategy (union of the most confident class's
 # detections; whole image [0, 0, W-1, H-1] when nothing qualifies).  For the paper's
 # caption-driven strategy, replace the main-box stage with:

@@ -1,4 +1,5 @@
-# Saliency boxes for CIRR, as the fork's --method saliency: OpenCV-contrib's spectral-residual
+# CIRR box file from saliency, as the fork's --method saliency (no weights needed).
+# OpenCV-contrib's spectral-residual
 # saliency (reproduced step for step in numpy/scipy, no OpenCV needed), the 3 largest regions by
 # contour area whose normalised box area is > 0.01, normalised with Python float division.
 _base_ = ['../_base_/cirr_boxes.py']
