@@ -89,6 +89,8 @@ setup(
                  "pycocotools>=2.0", "ultralytics-opencv-headless>=8.3"],
         # the habits CI keeps: a type checker and a linter
         "dev": ["mypy>=1.10", "ruff>=0.5"],
+        # the documentation site (mkdocs build --strict; `make docs`)
+        "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=1.0"],
     },
     entry_points=ENTRY_POINTS,
 )

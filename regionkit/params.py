@@ -135,7 +135,7 @@ class Component:
         return None
 
     def describe(self) -> str:
-        return f"({self.kind[:-1] if self.kind.endswith('s') else self.kind} config)"
+        return f"a {self.kind[:-1] if self.kind.endswith('s') else self.kind} config"
 
 
 def component_kind(annotation: Any) -> str | None:
@@ -174,7 +174,8 @@ class WeightsFile:
     sha256: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
-        return f"the path of a local {self.what} file"
+        what = self.what if self.what.endswith("file") else f"{self.what} file"
+        return f"the path of a local {what}"
 
     def applies_to(self, value: Any) -> bool:
         """Whether ``value`` names a file this marker covers (a path, with one of ``suffixes`` if given)."""
@@ -240,6 +241,8 @@ def describe_type(annotation: Any) -> str:
         others = [m.describe() for m in meta if hasattr(m, "describe") and not isinstance(m, Range)]
         text = describe_type(base) + "".join(f" {r}" for r in ranges)
         return text + (f" ({', '.join(others)})" if others else "")
+    if annotation is Any or annotation is object:
+        return "any value"
     if annotation is bool:
         return "True or False"
     if annotation is int:
@@ -266,6 +269,11 @@ def describe_type(annotation: Any) -> str:
 
 
 def _plural(text: str) -> str:
+    """``an integer or a string`` -> ``integers or strings`` (each alternative of a union)."""
+    if " or " in text:
+        return " or ".join(_plural(part) for part in text.split(" or "))
+    if text.startswith("any value"):
+        return "any values" + text[len("any value"):]
     for article in ("an ", "a "):
         if text.startswith(article):
             noun, _, rest = text[len(article):].partition(" ")

@@ -137,7 +137,8 @@ def _describe_skipped(skipped: Sequence[tuple[str, str]], examples: int = 2) -> 
 def list_cmd(kind: str | None, pattern: str | None, as_json: bool) -> None:
     """List components: name, kind, providing distribution and version, summary.
 
-    KIND is detectors, box_selectors, losses, models, datasets, writers, metrics or hooks
+    KIND is detectors, box_selectors, losses, models, datasets, writers, metrics, hooks,
+    captioners or matchers
     (singular works too); PATTERN is a glob such as 'sal*'.  With one argument that is not a
     kind, it is taken as the pattern.  Plugin code is not imported.
     """

@@ -107,7 +107,7 @@ class PatchMattersMainBox(BaseBoxSelector):
     captioner:
         Config dict built with the captioners registry (e.g.
         ``dict(type='transformers_captioner', model='/models/blip2-opt-2.7b')``), or a
-        captioner object.  Required.
+        captioner object.  Required: the default (``None``) is refused with an example.
     matcher:
         Config dict built with the matchers registry (e.g.
         ``dict(type='llm_matcher', model='/models/Llama-3.1-8B-Instruct')``), or a matcher
