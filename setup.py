@@ -34,6 +34,14 @@ ENTRY_POINTS = {
         "top_k = regionkit.plugins.generic.selectors:TopK",
         "nms = regionkit.plugins.generic.selectors:Nms",
     ],
+    "regionkit.losses": [
+        "itc = regionkit.models.losses.sprc:ItcLoss",
+        "rtc = regionkit.models.losses.sprc:RtcLoss",
+        "align = regionkit.models.losses.sprc:AlignLoss",
+        "region_itc = regionkit.models.losses.region_itc:RegionItcLoss",
+        "fgclip_region_text = regionkit.models.losses.fgclip:FgclipRegionTextLoss",
+        "fgclip_hard_negative = regionkit.models.losses.fgclip:FgclipHardNegativeLoss",
+    ],
     "regionkit.captioners": [
         "transformers_captioner = regionkit.plugins.language.captioner:TransformersCaptioner",
     ],

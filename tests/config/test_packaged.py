@@ -114,8 +114,11 @@ def test_infer_runs_a_packaged_recipe_from_any_folder(tmp_path, monkeypatch, sam
 def test_the_wheel_ships_the_package_and_its_recipes(tmp_path, sample_images):
     """Build the wheel, install it alone into a folder, and run a recipe from an empty folder with it."""
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "setup.py", "-q", "build", "--build-base", str(tmp_path / "build"),
-                    "bdist_wheel", "--bdist-dir", str(tmp_path / "bdist"), "-d", str(wheels)],
+    # everything setuptools writes goes to tmp_path: a regionkit.egg-info left in the checkout
+    # would shadow the installed metadata (entry points) for any process started there
+    subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path), "build",
+                    "--build-base", str(tmp_path / "build"), "bdist_wheel", "--bdist-dir", str(tmp_path / "bdist"),
+                    "-d", str(wheels)],
                    cwd=REPO, check=True, capture_output=True, timeout=600)
     (wheel,) = wheels.glob("regionkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -151,3 +154,4 @@ def test_the_wheel_ships_the_package_and_its_recipes(tmp_path, sample_images):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "NOT FROM THE WHEEL" not in run.stderr, run.stderr[-2000:]
     assert (empty / "work_dirs" / "saliency_four_box" / "four_box.json").is_file()
+    assert not (REPO / "regionkit.egg-info").exists() or (REPO / "regionkit.egg-info").stat().st_mtime < started

@@ -1,0 +1,1 @@
+"""Tests of regionkit.models (native re-implementations)."""

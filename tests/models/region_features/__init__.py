@@ -1,0 +1,1 @@
+"""Tests of regionkit.models.region_features: RoI Align on token grids, box mapping, dense features."""
