@@ -42,6 +42,9 @@ ENTRY_POINTS = {
         "fgclip_region_text = regionkit.models.losses.fgclip:FgclipRegionTextLoss",
         "fgclip_hard_negative = regionkit.models.losses.fgclip:FgclipHardNegativeLoss",
     ],
+    "regionkit.models": [
+        "sprc = regionkit.models.retrieval.sprc.model:SprcModel",
+    ],
     "regionkit.captioners": [
         "transformers_captioner = regionkit.plugins.language.captioner:TransformersCaptioner",
     ],

@@ -11,14 +11,12 @@
 A config is ``dict(type=NAME, **params)`` with two optional keys read here: ``name`` (the
 dict key becomes ``loss_<name>``; default: the loss's registry name) and ``inputs`` (a mapping
 ``forward-argument -> model-output key`` for models whose output names differ).  Names resolve
-through ``builder`` (e.g. regionkit's ``losses`` registry ``build``) or, by default, through the
-built-in table :data:`BUILTIN_LOSSES`.  Already-built modules are accepted too.  The ``LossSet``
+through ``builder``, by default :func:`build_loss` (regionkit's ``losses`` registry: the
+built-in losses and those of installed plugins, declared by entry point).  Already-built modules are accepted too.  The ``LossSet``
 is an ``nn.Module``: make it a sub-module of the model so the optimiser sees the temperatures.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,46 +24,29 @@ from torch import Tensor, nn
 
 from regionkit.errors import ConfigError, did_you_mean
 
-__all__ = ["LossSet", "build_loss", "BUILTIN_LOSSES"]
-
-#: registry name -> ``module:Class`` of the built-in losses (the entry points of ``regionkit.losses``)
-BUILTIN_LOSSES: dict[str, str] = {
-    "itc": "regionkit.models.losses.sprc:ItcLoss",
-    "rtc": "regionkit.models.losses.sprc:RtcLoss",
-    "align": "regionkit.models.losses.sprc:AlignLoss",
-    "region_itc": "regionkit.models.losses.region_itc:RegionItcLoss",
-    "fgclip_region_text": "regionkit.models.losses.fgclip:FgclipRegionTextLoss",
-    "fgclip_hard_negative": "regionkit.models.losses.fgclip:FgclipHardNegativeLoss",
-}
+__all__ = ["LossSet", "build_loss"]
 
 LossConfig = Mapping[str, Any] | nn.Module
 
 
-def _builtin_class(name: str) -> type:
-    target = BUILTIN_LOSSES.get(name)
-    if target is None:
-        raise ConfigError(f"unknown loss {name!r}{did_you_mean(name, BUILTIN_LOSSES)}; built-in losses: "
-                          f"{', '.join(BUILTIN_LOSSES)}")
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
-
-
 def build_loss(cfg: Mapping[str, Any]) -> nn.Module:
-    """A built-in loss from ``dict(type=NAME, **params)``; :class:`ConfigError` for unknown names or parameters."""
+    """A loss from ``dict(type=NAME, **params)`` built by regionkit's ``losses`` registry (built-ins and plugins).
+
+    Unknown names and parameters are one-line errors with a did-you-mean; ``type`` may also be
+    a loss class.
+    """
     params = dict(cfg)
     if "type" not in params:
         raise ConfigError(f"a loss config needs a 'type' key, got {dict(cfg)!r:.200}")
-    kind = params.pop("type")
-    cls = _builtin_class(kind) if isinstance(kind, str) else kind
-    accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
-    unknown = [k for k in params if k not in accepted]
-    if unknown:
-        raise ConfigError(f"loss {kind!r} got unknown parameter {unknown[0]!r}{did_you_mean(str(unknown[0]), accepted)}"
-                          f"; it accepts: {', '.join(accepted) or 'no parameters'}")
-    try:
-        return cls(**params)
-    except ConfigError as exc:
-        raise ConfigError(f"loss {kind!r}: {exc}") from exc
+    if not isinstance(params["type"], str):
+        cls = params.pop("type")
+        try:
+            return cls(**params)
+        except ConfigError as exc:
+            raise ConfigError(f"loss {getattr(cls, '__name__', cls)!r}: {exc}") from exc
+    from regionkit.registry import registry_for
+
+    return registry_for("losses").build(params)
 
 
 def _consumes(loss: nn.Module, label: str) -> tuple[str, ...]:

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
 
 import pytest
 import torch
 from mmengine.model import BaseModel
 
-from regionkit.errors import ConfigError
-from regionkit.models.losses.loss_set import BUILTIN_LOSSES, LossSet, build_loss
+from regionkit.errors import ConfigError, RegionkitError
+from regionkit.models.losses.loss_set import LossSet, build_loss
 from regionkit.models.losses.sprc import AlignLoss, ItcLoss, RtcLoss, sprc_align_loss, sprc_contrastive_loss
 
-ENTRY_POINTS = [f"{name} = {target}" for name, target in BUILTIN_LOSSES.items()]
+ENTRY_POINTS = sorted(f"{ep.name} = {ep.value}" for ep in importlib.metadata.entry_points(group="regionkit.losses")
+                      if ep.value.startswith("regionkit."))
 
 
 def sprc_outputs(batch: int = 4) -> dict[str, torch.Tensor]:
@@ -87,7 +89,7 @@ def test_inputs_remap_names_and_modules():
 
 
 def test_build_errors_are_config_errors():
-    with pytest.raises(ConfigError, match="did you mean 'region_itc'"):
+    with pytest.raises(RegionkitError, match="did you mean 'region_itc'"):
         build_loss(dict(type="region_itcc"))
     with pytest.raises(ConfigError, match="unknown parameter 'temprature'.*did you mean 'temperature'"):
         build_loss(dict(type="itc", temprature=0.1))
