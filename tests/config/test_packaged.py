@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def test_infer_runs_a_packaged_recipe_from_any_folder(tmp_path, monkeypatch, sam
 @pytest.mark.slow
 def test_the_wheel_ships_the_package_and_its_recipes(tmp_path, sample_images):
     """Build the wheel, install it alone into a folder, and run a recipe from an empty folder with it."""
+    started = time.time()
     wheels = tmp_path / "wheels"
     # everything setuptools writes goes to tmp_path: a regionkit.egg-info left in the checkout
     # would shadow the installed metadata (entry points) for any process started there

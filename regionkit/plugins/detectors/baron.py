@@ -115,10 +115,14 @@ class BaronOpenVocabDetector(BaseDetector):
         self.device = _torch_device(device)
         from regionkit.models.detectors.baron.model import BaronDetectorModel
 
-        self.model = BaronDetectorModel.from_checkpoint(
-            checkpoint_path, vocabulary=vocab, class_names=names,
-            text_encoder_path=text_path, device=self.device, score_thr=score_thr, nms_iou=nms_iou,
-            max_per_img=max_per_img, batch_size=batch_size, amp=amp, exact=exact)
+        try:
+            self.model = BaronDetectorModel.from_checkpoint(
+                checkpoint_path, vocabulary=vocab, class_names=names,
+                text_encoder_path=text_path, device=self.device, score_thr=score_thr, nms_iou=nms_iou,
+                max_per_img=max_per_img, batch_size=batch_size, amp=amp, exact=exact)
+        except ValueError as exc:  # vocabulary and class names that do not fit each other
+            where = f" (vocabulary {vocab})" if isinstance(vocab, str) else ""
+            raise ConfigError(f"detector 'baron'{where}: {exc}") from None
         self.checkpoint = str(checkpoint_path)
         self.class_names: tuple[str, ...] = tuple(self.model.class_names)
 
@@ -138,7 +142,10 @@ class BaronOpenVocabDetector(BaseDetector):
         for image, found in zip(images, self.model.predict(images)):
             size = (int(image.shape[1]), int(image.shape[0]))
             names = [self.class_names[int(i)] for i in found.labels]
-            boxes = Boxes.create(np.asarray(found.boxes, dtype=np.float64).reshape(-1, 4), size,
+            xyxy = np.asarray(found.boxes, dtype=np.float64).reshape(-1, 4)
+            # ovdet clips in resized pixels, so dividing by the scale factor can overshoot by a rounding error
+            np.clip(xyxy, 0.0, [size[0], size[1], size[0], size[1]], out=xyxy)
+            boxes = Boxes.create(xyxy, size,
                                  scores=np.asarray(found.scores, dtype=np.float64), labels=found.labels,
                                  label_names=names)
             out.append(boxes.sorted_by_score())

@@ -1,0 +1,1 @@
+"""Tests of the native BARON detector (regionkit.models.detectors.baron)."""
