@@ -9,7 +9,11 @@ the spec's.  Declare it as an entry point in the ``regionkit.lifecycle`` group::
         my_audit = my_package.audit
 
 Hooks may *observe* (log, count) or *change* results: ``after_detections`` may replace
-``result.detections``; ``before_write`` may edit ``record`` in place.
+``result.detections``; ``before_write`` may edit ``record`` in place.  The per-image hooks
+are called in order, one image at a time, but not always in the main thread (with the
+detector in the main process they run in the runner's helper thread).  In a sharded run
+(``torchrun``) every rank calls ``run_start`` and the per-image hooks for its own images;
+rank 0 alone calls ``run_end``, with the merged summary.
 """
 from __future__ import annotations
 

@@ -6,12 +6,16 @@ Config layout (see ``configs/``)::
     detector  = dict(type='saliency', threshold=0.5)
     selectors = [dict(type='patch_matters_score_filter', input='detections', output='kept'), ...]
     writers   = [dict(type='patch_matters_four_box'), ...]              # optional name='...'
-    runtime   = dict(batch_size=4, num_workers=2, seed=0, image_timeout=None)
+    runtime   = dict(batch_size=4, num_workers=2, seed=0, image_timeout=None, threads='auto')
 
 ``--split NAME`` sets ``dataset.split``; ``--all-splits`` runs every split the dataset class
 lists in ``ALL_SPLITS``, each into ``<out-dir>/<split>/``, with the detector, selectors and
 writers built once.  :func:`check_infer_config` reports every problem of a config at once,
 before anything is built; :func:`run_infer` runs it first.
+
+Under ``torchrun`` (or for a dataset that comes in shards, or to resume a sharded run) the
+run is sharded: :mod:`regionkit.inference.distributed` gives each rank its parts and rank 0
+merges them into the same files a single process writes.
 """
 from __future__ import annotations
 
@@ -24,13 +28,21 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
 from regionkit.config.check import Problem, check_components
 from regionkit.config.loader import custom_imports_of, load_config
 from regionkit.errors import ConfigError, RegionkitError, did_you_mean
+from regionkit.inference.distributed import (
+    Coordinator,
+    DistEnv,
+    holds_sharded_run,
+    is_sharded_dataset,
+    place_on_local_device,
+    run_sharded,
+)
 from regionkit.inference.run_folder import RunFolder, writer_outputs
 from regionkit.inference.runner import InferenceRunner, RunSummary, SelectorStage
 from regionkit.params import MAX_WORKERS, Range, checked
@@ -45,27 +57,32 @@ SECTIONS: dict[str, str | None] = {"dataset": "datasets", "detector": "detectors
 #: other top-level keys mmengine or regionkit give a meaning
 _OTHER_KEYS = ("custom_imports", "default_scope")
 #: runtime options that cannot change results, so a run may be resumed with other values
-_SPEED_ONLY_KEYS = ("batch_size", "num_workers", "image_timeout")
+_SPEED_ONLY_KEYS = ("batch_size", "num_workers", "image_timeout", "threads")
 
 
 class RuntimeOptions:
     """The ``runtime`` section: how a run executes (not what it computes, except ``seed``).
 
     ``batch_size`` images per detector call; ``num_workers`` decode (and CPU-detector)
-    processes, 0 for none, at most :data:`~regionkit.params.MAX_WORKERS`; ``seed`` for
-    Python's, numpy's and torch's generators; ``image_timeout`` seconds after which an image
-    becomes a failure (``None``: no limit).
+    processes (per rank in a sharded run), 0 for none, at most
+    :data:`~regionkit.params.MAX_WORKERS`; ``seed`` for Python's, numpy's and torch's
+    generators; ``image_timeout`` seconds after which an image becomes a failure (``None``:
+    no limit); ``threads`` the thread budget (:mod:`regionkit.inference.threads`): ``'auto'``
+    shares each rank's cores between torch and the workers, a number sets the torch threads
+    of the process that runs the detector, ``'off'`` changes nothing.
     """
 
     @checked
     def __init__(self, *, batch_size: Annotated[int, Range(1, 4096)] = 1,
                  num_workers: Annotated[int, Range(0, MAX_WORKERS)] = 0,
                  seed: Annotated[int, Range(0, 2**32 - 1)] = 0,
-                 image_timeout: Annotated[float, Range(0.001, 7 * 24 * 3600)] | None = None) -> None:
+                 image_timeout: Annotated[float, Range(0.001, 7 * 24 * 3600)] | None = None,
+                 threads: Annotated[int, Range(1, 1024)] | Literal["auto", "off"] = "auto") -> None:
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
         self.image_timeout = image_timeout
+        self.threads = threads
 
 
 def default_out_dir(config_path: str | Path) -> Path:
@@ -270,21 +287,28 @@ def runtime_of(cfg: Any) -> RuntimeOptions:
         raise ConfigError(f"runtime: {exc}") from None
 
 
-def build_runner(cfg: Any, progress: bool = True, hook: Any = None, detector: Any = None) -> tuple[InferenceRunner, Any]:
-    """Build ``(runner, dataset)`` from a loaded config (``detector``: reuse one already built)."""
+def build_runner(cfg: Any, progress: bool = True, hook: Any = None, detector: Any = None,
+                 env: DistEnv | None = None) -> tuple[InferenceRunner, Any]:
+    """Build ``(runner, dataset)`` from a loaded config (``detector``: reuse one already built).
+
+    ``env``: this process's place in a ``torchrun`` job (a CUDA detector goes to ``cuda:LOCAL_RANK``,
+    the thread budget shares the node's cores among its ranks).
+    """
     from regionkit.registry import DATASETS, allow_custom_imports
 
+    env = env or DistEnv()
     _raise_problems(check_infer_config(cfg))
     runtime = runtime_of(cfg)
     _seed_everything(runtime.seed)
-    detector_cfg = dict(_section(cfg, "detector"))
+    detector_cfg = place_on_local_device(dict(_section(cfg, "detector")), env)
     with allow_custom_imports(custom_imports_of(cfg)):
         if detector is None:
             detector = build_detector(detector_cfg)
         runner = InferenceRunner(detector, _build_stages(cfg), _build_writers(cfg), batch_size=runtime.batch_size,
                                  num_workers=runtime.num_workers, hook=hook, progress=progress,
                                  detector_factory=functools.partial(build_detector, detector_cfg),
-                                 image_timeout=runtime.image_timeout)
+                                 image_timeout=runtime.image_timeout, threads=runtime.threads,
+                                 local_world_size=env.local_world_size)
         dataset = DATASETS.build(dict(_section(cfg, "dataset")))  # last: config mistakes surface first
     return runner, dataset
 
@@ -358,22 +382,43 @@ def run_infer(config_path: str | Path, images: str | Path | None = None, out_dir
         if not splits:
             raise ConfigError(f"dataset '{_section(cfg, 'dataset').get('type')}' has no splits; drop --all-splits")
     pm = create_plugin_manager(extra_plugins)
+    env = DistEnv.from_env()
     runs = []
     detector = None
-    for name in splits:
-        if name is not None:
-            cfg.merge_from_dict({"dataset.split": name})
-        runner, dataset = build_runner(cfg, progress=progress, hook=pm.hook, detector=detector)
-        detector = runner.detector  # built once, reused by the next split
-        items = list(dataset)[:max_images] if max_images else list(dataset)
-        if not items:
-            skipped = getattr(dataset, "skipped", [])
-            note = f"; skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}, e.g. {skipped[0][0]}: " \
-                   f"{skipped[0][1]}" if skipped else ""
-            raise ConfigError(f"no images found in {getattr(dataset, 'root', 'the dataset')}"
-                              f" (extensions: {', '.join(getattr(dataset, 'extensions', ()))}){note}")
-        target = base_out / name if name is not None else base_out
-        summary = runner.run(items, target, config=_plain(cfg), fingerprint=config_fingerprint(cfg),
-                             resume=resume, overwrite=overwrite, config_part=_output_relevant(cfg))
-        runs.append(SplitRun(name, target, summary, dataset))
+    # one process group for every split of the run (torchrun), set up by the first sharded split
+    coordinator = Coordinator(env)
+    try:
+        for name in splits:
+            if name is not None:
+                cfg.merge_from_dict({"dataset.split": name})
+            runner, dataset = build_runner(cfg, progress=progress, hook=pm.hook, detector=detector, env=env)
+            detector = runner.detector  # built once, reused by the next split
+            target = base_out / name if name is not None else base_out
+            shards = is_sharded_dataset(dataset)
+            items = None
+            if not shards:
+                items = list(dataset)[:max_images] if max_images else list(dataset)
+                if not items:
+                    skipped = getattr(dataset, "skipped", [])
+                    note = f"; skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}, e.g. {skipped[0][0]}: " \
+                           f"{skipped[0][1]}" if skipped else ""
+                    raise ConfigError(f"no images found in {getattr(dataset, 'root', 'the dataset')}"
+                                      f" (extensions: {', '.join(getattr(dataset, 'extensions', ()))}){note}")
+            if env.launched or shards or (resume and holds_sharded_run(target)):
+                summary = run_sharded(runner, dataset, target, env, items=items, fingerprint=config_fingerprint(cfg),
+                                      config_part=_output_relevant(cfg), resume=resume, overwrite=overwrite,
+                                      max_images=max_images, progress=progress, config=_plain(cfg),
+                                      coordinator=coordinator)
+                if summary is None:  # not rank 0: rank 0 reports the merged run
+                    continue
+                if env.world_size > 1:
+                    for stats in summary.ranks:
+                        print(("" if name is None else f"[{name}] ") + stats.describe(), flush=True)
+            else:
+                assert items is not None
+                summary = runner.run(items, target, config=_plain(cfg), fingerprint=config_fingerprint(cfg),
+                                     resume=resume, overwrite=overwrite, config_part=_output_relevant(cfg))
+            runs.append(SplitRun(name, target, summary, dataset))
+    finally:
+        coordinator.close()
     return runs

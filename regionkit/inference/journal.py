@@ -7,6 +7,11 @@ Layout of ``journal.jsonl`` (one JSON object per line)::
     {"key": "<rel path>", "path": "<path>", "id": [size, mtime_ns], "failure": {"stage": "...", "reason": "..."}}
     {"finished": true, "num_images": N}
 
+A sharded run (:mod:`regionkit.inference.distributed`) keeps one such journal per part of
+the dataset; its header also names the part (``"part": "<name>"``) and its finish line
+lists the part's keys in dataset order (``"keys": [...]``), so the merge can read the
+results back in order without listing the images again.
+
 ``fingerprint`` hashes the parts of the config that determine the output and ``config``
 holds them, so a refused resume can say which section changed; ``id`` is the image file's
 size and modification time when it was processed, so a resume notices an image replaced
@@ -74,6 +79,10 @@ class Journal:
         self._entries: dict[str, _Entry] = {}
         self._fh: Any = None
         self.header: dict[str, Any] = {}
+        #: the keys of the last finish line that listed them (sharded runs), else ``None``
+        self.order: list[str] | None = None
+        #: whether the journal ends with a finish line (set by :meth:`reopen` and :meth:`open_read`)
+        self.finished = False
 
     # ------------------------------------------------------------------ opening
     @staticmethod
@@ -88,19 +97,27 @@ class Journal:
         return JournalState(header.get("version"), header.get("fingerprint"), header.get("config"), finished,
                             len(journal._entries) - failed, failed)
 
-    def start(self, fingerprint: str, config: dict[str, Any]) -> None:
-        """Begin a new journal, replacing any existing one."""
+    @classmethod
+    def open_read(cls, path: Path) -> Journal:
+        """An existing journal, indexed for reading only (nothing is repaired); ``ValueError`` if it is not one."""
+        journal = cls(path)
+        journal.finished = journal._scan(repair=False)
+        return journal
+
+    def start(self, fingerprint: str, config: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        """Begin a new journal, replacing any existing one (``extra``: more header fields)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._entries.clear()
+        self.order, self.finished = None, False
         self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
         self.header = {"journal": "regionkit", "version": JOURNAL_VERSION, "fingerprint": fingerprint,
-                       "config": config}
+                       "config": config, **(extra or {})}
         self._write_line(self.header)
         os.fsync(self._fh.fileno())
 
     def reopen(self) -> None:
         """Open an existing journal for appending, cutting a torn last line."""
-        self._scan(repair=True)
+        self.finished = self._scan(repair=True)
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the run's lifetime
 
     def _scan(self, repair: bool) -> bool:
@@ -108,6 +125,7 @@ class Journal:
         finished = False
         good_end = 0
         self._entries.clear()
+        self.order = None
         with open(self.path, "rb") as fh:
             offset = 0
             for raw in fh:
@@ -131,6 +149,9 @@ class Journal:
                     finished = False
                 elif entry.get("finished"):
                     finished = True
+                    keys = entry.get("keys")
+                    if isinstance(keys, list):
+                        self.order = [str(k) for k in keys]
                 offset += len(raw)
                 good_end = offset
         if offset == 0:
@@ -151,15 +172,23 @@ class Journal:
     def add_result(self, key: str, path: str, ident: ImageId, records: dict[str, Any]) -> None:
         offset = self._write_line({"key": key, "path": path, "id": list(ident) if ident else None, "records": records})
         self._entries[key] = _Entry(offset, path, ident, False)
+        self.finished = False
 
     def add_failure(self, key: str, path: str, ident: ImageId, stage: str, reason: str) -> None:
         offset = self._write_line({"key": key, "path": path, "id": list(ident) if ident else None,
                                    "failure": {"stage": stage, "reason": reason}})
         self._entries[key] = _Entry(offset, path, ident, True)
+        self.finished = False
 
-    def finish(self, num_images: int) -> None:
-        self._write_line({"finished": True, "num_images": num_images})
+    def finish(self, num_images: int, keys: Sequence[str] | None = None) -> None:
+        """Mark the run (or part) complete; ``keys`` (sharded runs) lists its images in dataset order."""
+        line: dict[str, Any] = {"finished": True, "num_images": num_images}
+        if keys is not None:
+            line["keys"] = list(keys)
+            self.order = list(keys)
+        self._write_line(line)
         os.fsync(self._fh.fileno())
+        self.finished = True
 
     def close(self) -> None:
         if self._fh is not None:
@@ -169,6 +198,10 @@ class Journal:
                 self._fh = None
 
     # ------------------------------------------------------------------ reading
+    def failed_keys(self) -> set[str]:
+        """Keys whose latest entry is a failure."""
+        return {k for k, e in self._entries.items() if e.failed}
+
     def done_keys(self) -> set[str]:
         """Keys with a successful result (failed ones are retried on resume)."""
         return {k for k, e in self._entries.items() if not e.failed}

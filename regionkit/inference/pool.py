@@ -19,8 +19,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from regionkit.inference.journal import image_id
-from regionkit.inference.workers import Decoded, describe_exception, init_worker, process_path, worker_context
+from regionkit.inference.sources import source_id, source_of
+from regionkit.inference.threads import ThreadPlan
+from regionkit.inference.workers import Decoded, describe_exception, init_worker, process_source, worker_context
 
 __all__ = ["WorkerPool", "decode_in_process"]
 
@@ -30,15 +31,16 @@ T = TypeVar("T")
 def decode_in_process(items: Iterable[T]) -> Iterator[tuple[T, Decoded]]:
     """What :class:`WorkerPool` yields, without worker processes (``num_workers=0``)."""
     for item in items:
-        yield item, process_path(item.path, keep_image=True)  # type: ignore[attr-defined]
+        yield item, process_source(source_of(item), keep_image=True)
 
 
 class WorkerPool:
     """A restartable process pool that maps :func:`~regionkit.inference.workers.process_path` over items in order."""
 
     def __init__(self, num_workers: int, window: int, detector_factory: Callable[[], Any] | None,
-                 keep_image: bool, timeout: float | None = None) -> None:
+                 keep_image: bool, timeout: float | None = None, threads: ThreadPlan | None = None) -> None:
         self.num_workers = num_workers
+        self.threads = threads
         self.window = max(1, window)
         self.detector_factory = detector_factory
         self.keep_image = keep_image
@@ -51,7 +53,7 @@ class WorkerPool:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.num_workers, mp_context=worker_context(),
                                                  initializer=init_worker,
-                                                 initargs=(os.getpid(), self.detector_factory))
+                                                 initargs=(os.getpid(), self.detector_factory, self.threads))
         return self._executor
 
     def _kill(self) -> None:
@@ -80,7 +82,7 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ mapping
     def _submit(self, item: Any) -> Future:
-        return self._pool().submit(process_path, item.path, self.keep_image)
+        return self._pool().submit(process_source, source_of(item), self.keep_image)
 
     def _wait(self, future: Future) -> Decoded:
         """The result of ``future``; re-raises pool breakage and time-outs, turns other errors into a failure."""
@@ -128,15 +130,13 @@ class WorkerPool:
             except FutureTimeout:
                 self._kill()
                 self.restarts += 1
-                path = item.path  # type: ignore[attr-defined]
-                decoded = Decoded(ident=image_id(path), worker_error=(
+                decoded = Decoded(ident=source_id(source_of(item)), worker_error=(
                     f"timed out: processing took longer than {self.timeout:g} s (runtime.image_timeout); "
                     f"the worker was stopped"))
             except BrokenProcessPool:
                 self._kill()
                 self.restarts += 1
-                path = item.path  # type: ignore[attr-defined]
-                decoded = Decoded(ident=image_id(path), worker_error=(
+                decoded = Decoded(ident=source_id(source_of(item)), worker_error=(
                     "a worker process died while processing this image (killed, out of memory, or crashed in "
                     "native code)"))
             yield item, decoded

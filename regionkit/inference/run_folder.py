@@ -27,12 +27,15 @@ from regionkit.inference.journal import JOURNAL_FILE
 from regionkit.io.atomic import stale_temporaries
 
 __all__ = ["RunFolder", "RunStateError", "OutputError", "writer_outputs", "describe_os_error", "FAILURES_FILE", "LOCK_FILE",
-           "RESERVED_NAMES"]
+           "SHARDS_DIR", "RESERVED_NAMES"]
 
 FAILURES_FILE = "failures.json"
 LOCK_FILE = "run.lock"
+#: the folder of a sharded run's per-part journals and layout (:mod:`regionkit.inference.distributed`)
+SHARDS_DIR = "journals"
 #: files every run keeps in its output folder; no writer may use these names
-RESERVED_NAMES = (JOURNAL_FILE, FAILURES_FILE, LOCK_FILE)
+RESERVED_FILES = (JOURNAL_FILE, FAILURES_FILE, LOCK_FILE)
+RESERVED_NAMES = (*RESERVED_FILES, SHARDS_DIR)
 
 
 class RunStateError(RegionkitError):
@@ -110,7 +113,10 @@ class RunFolder:
             raise OutputError(f"cannot create the output folder {self.path}: {describe_os_error(exc)}") from exc
 
     def _check_targets(self) -> None:
-        for name in RESERVED_NAMES:
+        if (self.path / SHARDS_DIR).exists() and not (self.path / SHARDS_DIR).is_dir():
+            raise OutputError(f"{self.path / SHARDS_DIR} is a file, but sharded runs keep their journals in a folder "
+                              f"of that name; remove it or choose another --out-dir")
+        for name in RESERVED_FILES:
             if (self.path / name).is_dir():
                 raise OutputError(f"{self.path / name} is a folder, but the run keeps a file of that name there; "
                                   f"remove it or choose another --out-dir")

@@ -9,6 +9,12 @@ config).
   that declares ``parallel_safe = True`` (CPU-only, cheap to build, e.g. saliency): with
   workers and a ``detector_factory``, each worker builds its own copy and detects the
   images it decodes, so detection itself uses every core.
+* With the detector in the main process, what follows detection (sanitising, selectors,
+  hooks, records, the journal) runs in one helper thread, in order, so it overlaps the next
+  forward pass; the thread budget (:mod:`regionkit.inference.threads`) shares the cores
+  between torch and the decode workers.
+* :meth:`InferenceRunner.process_items` is the loop itself, over any iterable of items and
+  into any sink; sharded runs (:mod:`regionkit.inference.distributed`) drive it part by part.
 * Every image's records go straight to an append-only journal (:mod:`regionkit.inference.journal`);
   writers build their final files from it in dataset order, atomically.  ``resume=True``
   skips images the journal already has, and the final files are byte-identical to those of
@@ -22,28 +28,35 @@ config).
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from regionkit.errors import ConfigError, ContractError
-from regionkit.inference.journal import JOURNAL_FILE, ImageId, Journal, image_id
+from regionkit.inference.distributed import refuse_unfinished_sharded_run
+from regionkit.inference.journal import JOURNAL_FILE, ImageId, Journal
 from regionkit.inference.pool import WorkerPool, decode_in_process
 from regionkit.inference.run_folder import (
     FAILURES_FILE,
+    SHARDS_DIR,
     OutputError,
     RunFolder,
     RunStateError,
     describe_os_error,
     writer_outputs,
 )
+from regionkit.inference.sources import source_id, source_of
+from regionkit.inference.threads import ThreadPlan, apply_main, plan_threads, restore_main, torch_threads
 from regionkit.inference.workers import Decoded, describe_exception
 from regionkit.io.atomic import dumps_strict, write_json_list_atomic
 from regionkit.kinds import BOX_SELECTOR, DETECTOR, WRITER
@@ -51,8 +64,8 @@ from regionkit.kinds.detectors import check_detections
 from regionkit.structures.boxes import Boxes, SanitizeReport
 from regionkit.structures.results import ImageItem, ImageResult
 
-__all__ = ["SelectorStage", "RunInfo", "RunSummary", "InferenceRunner", "RunStateError", "OutputError",
-           "FAILURES_FILE", "ImageTimeout"]
+__all__ = ["SelectorStage", "RunInfo", "RunSummary", "RankStats", "InferenceRunner", "RunStateError", "OutputError",
+           "FAILURES_FILE", "ImageTimeout", "ResultSink"]
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,30 @@ class RunInfo:
 
 
 @dataclass
+class RankStats:
+    """What one rank of a sharded run did (:mod:`regionkit.inference.distributed`)."""
+
+    rank: int
+    world_size: int
+    processed: int
+    resumed: int
+    seconds: float
+    units: int
+    threads: str = ""
+
+    @property
+    def images_per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        resumed = f" ({self.resumed} already done)" if self.resumed else ""
+        return (f"rank {self.rank}/{self.world_size}: {self.processed} image(s){resumed} in {self.units} part(s), "
+                f"{self.seconds:.1f}s, {self.images_per_second:.1f} img/s")
+
+
+@dataclass
 class RunSummary:
-    """The outcome of a run; ``failures`` covers resumed images too."""
+    """The outcome of a run; ``failures`` covers resumed images too; ``ranks`` is set for sharded runs."""
 
     num_images: int
     num_ok: int
@@ -85,6 +120,7 @@ class RunSummary:
     sanitize: SanitizeReport
     seconds: float
     worker_restarts: int = 0
+    ranks: list[RankStats] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -114,6 +150,14 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+class ResultSink(Protocol):
+    """Where the runner records each image: a :class:`~regionkit.inference.journal.Journal`, or a router over several."""
+
+    def add_result(self, key: str, path: str, ident: ImageId, records: dict[str, Any]) -> None: ...
+
+    def add_failure(self, key: str, path: str, ident: ImageId, stage: str, reason: str) -> None: ...
+
+
 @dataclass
 class _Pending:
     """An image decoded in the main process's view, waiting for batched detection."""
@@ -134,7 +178,8 @@ class InferenceRunner:
 
     def __init__(self, detector: Any, stages: Sequence[SelectorStage], writers: Mapping[str, Any],
                  batch_size: int = 1, num_workers: int = 0, hook: Any = None, progress: bool = True,
-                 detector_factory: Callable[[], Any] | None = None, image_timeout: float | None = None) -> None:
+                 detector_factory: Callable[[], Any] | None = None, image_timeout: float | None = None,
+                 threads: int | str = "auto", local_world_size: int = 1) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
@@ -160,6 +205,11 @@ class InferenceRunner:
         producers.update({st.output: st.selector for st in self.stages})
         for writer in self.writers.values():
             writer.bind(producers)
+        #: how this process's cores are shared (``runtime.threads``, :mod:`regionkit.inference.threads`)
+        self.thread_plan: ThreadPlan = plan_threads(threads, num_workers=num_workers,
+                                                    detects_in_workers=self.detects_in_workers,
+                                                    local_world_size=local_world_size)
+        self._budget_settled = False
 
     @property
     def detects_in_workers(self) -> bool:
@@ -191,6 +241,9 @@ class InferenceRunner:
     def _detect(self, images: list[np.ndarray]) -> list[Boxes]:
         with _time_limit(self.image_timeout * len(images) if self.image_timeout else None):
             out = self.detector.detect(images)
+        if not self._budget_settled:  # a detector may set torch's threads when it first runs (ultralytics does)
+            self._budget_settled = True
+            apply_main(self.thread_plan)
         return check_detections(out, [(im.shape[1], im.shape[0]) for im in images], f"{self._detector_name}.detect")
 
     def _detect_batch(self, batch: list[_Pending]) -> list[Boxes | str]:
@@ -266,12 +319,15 @@ class InferenceRunner:
                 raise RunStateError(f"cannot resume in {out_dir}: {_config_change(state.config, config_part)}; "
                                     f"use another --out-dir, or --overwrite to start again")
             journal.reopen()
-            _check_identities(journal, items, out_dir)
+            check_identities(journal, items, out_dir)
             return journal
         if state is not None and not state.finished and not overwrite:
             raise RunStateError(f"{out_dir} holds an unfinished run ({state.num_ok} images done); pass --resume to "
                                 f"continue it or --overwrite to start again")
+        if not overwrite:  # checked here, under the folder's lock: the sharded run's journals are removed below
+            refuse_unfinished_sharded_run(out_dir)
         journal.start(fingerprint, config_part)
+        shutil.rmtree(out_dir / SHARDS_DIR, ignore_errors=True)  # a finished (or discarded) sharded run's journals
         return journal
 
     def run(self, items: Sequence[ImageItem], out_dir: Path, config: dict[str, Any] | None = None,
@@ -313,49 +369,86 @@ class InferenceRunner:
             self.hook.regionkit_run_end(run=run, summary=summary)
         return summary
 
-    def _stream(self, todo: Sequence[ImageItem]) -> tuple[Iterator[tuple[ImageItem, Decoded]], WorkerPool | None]:
+    def _stream(self, todo: Iterable[ImageItem]) -> tuple[Iterator[tuple[ImageItem, Decoded]], WorkerPool | None]:
         if self.num_workers <= 0:
             return decode_in_process(todo), None
         in_workers = self.detects_in_workers
         window = 2 * self.num_workers + (1 if in_workers else self.batch_size)
         pool = WorkerPool(self.num_workers, window, self.detector_factory if in_workers else None,
-                          keep_image=self.needs_pixels or not in_workers, timeout=self.image_timeout)
+                          keep_image=self.needs_pixels or not in_workers, timeout=self.image_timeout,
+                          threads=self.thread_plan)
         return pool.map(todo), pool
 
     def _process_all(self, todo: Sequence[ImageItem], journal: Journal, run: RunInfo,
                      resumed: int) -> tuple[SanitizeReport, int]:
-        sanitize = SanitizeReport()
         bar = tqdm(total=resumed + len(todo), initial=resumed, unit="img", desc="infer", disable=not self.progress,
                    dynamic_ncols=True)
+        try:
+            return self.process_items(todo, journal, run, bar.update)
+        finally:
+            bar.close()
+
+    def process_items(self, todo: Iterable[ImageItem], sink: ResultSink, run: RunInfo,
+                      tick: Callable[[int], Any] = lambda n: None) -> tuple[SanitizeReport, int]:
+        """Detect, select and record every item of ``todo`` (consumed lazily) into ``sink``.
+
+        ``tick(n)`` is called as ``n`` more images are recorded.  Returns the sanitising
+        report and the number of worker-pool restarts.
+        """
+        previous_threads = torch_threads()  # given back at the end: a run leaves torch as it found it
+        apply_main(self.thread_plan)
+        self._budget_settled = False
         batch: list[_Pending] = []
         stream, pool = self._stream(todo)
+        # with the detector in this process, what follows detection runs in a helper thread, so it
+        # overlaps the next forward pass (torch releases the GIL) instead of adding to it
+        recorder = _Recorder(threaded=not self.detects_in_workers)
+
+        def record_batch(done: list[_Pending], results: list[Boxes | str]) -> SanitizeReport:
+            report = SanitizeReport()
+            for pending, boxes in zip(done, results):
+                size = (pending.image.shape[1], pending.image.shape[0])
+                report += self._record(pending.item, pending.ident, size, pending.image, boxes, sink, run)
+            tick(len(done))
+            return report
+
+        def record_one(item: ImageItem, got: Decoded) -> SanitizeReport:
+            failure = _failure_of(got)
+            if failure is not None:
+                sink.add_failure(item.rel_path, item.path, got.ident, *failure)
+                report = SanitizeReport()
+            else:
+                assert got.size is not None
+                report = self._record(item, got.ident, got.size, got.image, got.boxes, sink, run)
+            tick(1)
+            return report
+
+        def flush() -> None:
+            nonlocal batch
+            done, batch = batch, []
+            recorder.submit(record_batch, done, self._detect_batch(done))
+
         try:
-            for n, (item, got) in enumerate(stream, start=1):
-                failure = _failure_of(got)
-                if failure is not None:
-                    journal.add_failure(item.rel_path, item.path, got.ident, *failure)
-                    bar.update(1)
-                elif got.boxes is not None:
-                    assert got.size is not None
-                    sanitize += self._record(item, got.ident, got.size, got.image, got.boxes, journal, run)
-                    bar.update(1)
+            for item, got in stream:
+                if _failure_of(got) is not None or got.boxes is not None:
+                    recorder.submit(record_one, item, got)
                 else:
                     assert got.image is not None
                     batch.append(_Pending(item, got.ident, got.image))
-                if batch and (len(batch) == self.batch_size or n == len(todo)):
-                    for pending, boxes in zip(batch, self._detect_batch(batch)):
-                        size = (pending.image.shape[1], pending.image.shape[0])
-                        sanitize += self._record(pending.item, pending.ident, size, pending.image, boxes, journal, run)
-                    bar.update(len(batch))
-                    batch = []
+                if len(batch) == self.batch_size:
+                    flush()
+            if batch:
+                flush()
+            recorder.drain()
         finally:
-            bar.close()
+            recorder.close()
             if pool is not None:
                 pool.close()
-        return sanitize, pool.restarts if pool is not None else 0
+            restore_main(previous_threads)
+        return recorder.sanitize, pool.restarts if pool is not None else 0
 
     def _record(self, item: ImageItem, ident: ImageId, size: tuple[int, int], image: np.ndarray | None,
-                boxes: Boxes | str, journal: Journal, run: RunInfo) -> SanitizeReport:
+                boxes: Boxes | str, journal: ResultSink, run: RunInfo) -> SanitizeReport:
         if isinstance(boxes, str):
             journal.add_failure(item.rel_path, item.path, ident, "detect", boxes)
             return SanitizeReport()
@@ -393,6 +486,39 @@ class InferenceRunner:
                           time.perf_counter() - start, restarts)
 
 
+class _Recorder:
+    """Runs the work after detection (selectors, hooks, records, journal), in submission order.
+
+    ``threaded``: in one helper thread, at most ``depth`` tasks ahead (memory stays bounded);
+    an exception of a task is raised in the caller at the next :meth:`submit` or :meth:`drain`.
+    Otherwise each task runs at once, in the caller.
+    """
+
+    def __init__(self, threaded: bool, depth: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="regionkit-record") if threaded else None
+        self._pending: deque[Future[SanitizeReport]] = deque()
+        self.depth = depth
+        self.sanitize = SanitizeReport()
+
+    def submit(self, fn: Callable[..., SanitizeReport], *args: Any) -> None:
+        if self._executor is None:
+            self.sanitize += fn(*args)
+            return
+        self._pending.append(self._executor.submit(fn, *args))
+        while len(self._pending) > self.depth:
+            self.sanitize += self._pending.popleft().result()
+
+    def drain(self) -> None:
+        while self._pending:
+            self.sanitize += self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Wait for the running task (a journal line is never cut short by the helper), drop the others."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
 def _failure_of(got: Decoded) -> tuple[str, str] | None:
     """``(stage, reason)`` if a worker reported this image as failed."""
     if got.error is not None:
@@ -414,7 +540,7 @@ def _config_change(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     return "it holds a run made with a different config (" + ", ".join(changed) + " changed)"
 
 
-def _check_identities(journal: Journal, items: Sequence[ImageItem], out_dir: Path) -> None:
+def check_identities(journal: Journal, items: Iterable[ImageItem], out_dir: Path) -> None:
     """Refuse to resume when a journaled image is now a different file (replaced, or opened by another path)."""
     problems: list[str] = []
     for item in items:
@@ -424,7 +550,7 @@ def _check_identities(journal: Journal, items: Sequence[ImageItem], out_dir: Pat
         path, ident = recorded
         if path != item.path:
             problems.append(f"{item.rel_path}: was opened as {path!r}, now as {item.path!r}")
-        elif ident is not None and image_id(item.path) != ident:
+        elif ident is not None and source_id(source_of(item)) != ident:
             problems.append(f"{item.rel_path}: the file changed since it was processed")
         if len(problems) > 3:
             break

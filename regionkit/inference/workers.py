@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from regionkit.inference.journal import ImageId, image_id
-from regionkit.io.images import ImageLoadError, load_rgb
+from regionkit.inference.journal import ImageId
+from regionkit.inference.sources import Source, load_source, source_id
+from regionkit.inference.threads import ThreadPlan, apply_worker
+from regionkit.io.images import ImageLoadError
 from regionkit.kinds.detectors import check_detections
 
-__all__ = ["Decoded", "worker_context", "init_worker", "process_path", "describe_exception"]
+__all__ = ["Decoded", "worker_context", "init_worker", "process_source", "process_path", "describe_exception"]
 
 _DETECTOR: Any = None
 
@@ -62,8 +64,10 @@ def worker_context() -> Any:
     return multiprocessing.get_context(method)
 
 
-def init_worker(parent_pid: int, detector_factory: Callable[[], Any] | None) -> None:
-    """Initializer: ignore Ctrl-C, end with the parent (a killed run leaves no workers), build the detector.
+def init_worker(parent_pid: int, detector_factory: Callable[[], Any] | None,
+                threads: ThreadPlan | None = None) -> None:
+    """Initializer: ignore Ctrl-C, end with the parent (a killed run leaves no workers), take the worker's
+    share of the thread budget (:mod:`regionkit.inference.threads`), build the detector.
 
     A worker that crashes in native code becomes the failure record of its image; Python's
     fault handler (enabled by some test runners) would only add a stack dump to the log.
@@ -79,14 +83,18 @@ def init_worker(parent_pid: int, detector_factory: Callable[[], Any] | None) -> 
             time.sleep(0.5)
 
     threading.Thread(target=watch, name="regionkit-parent-watch", daemon=True).start()
+    apply_worker(threads)
     _DETECTOR = detector_factory() if detector_factory is not None else None
 
 
-def process_path(path: str, keep_image: bool) -> Decoded:
-    """Decode ``path``; detect too if this worker holds a detector. Never raises for the image's own problems."""
-    ident = image_id(path)
+def process_source(source: Source, keep_image: bool) -> Decoded:
+    """Decode ``source`` (a path or a tar member); detect too if this worker holds a detector.
+
+    Never raises for the image's own problems.
+    """
+    ident = source_id(source)
     try:
-        image = load_rgb(path)
+        image = load_source(source)
     except ImageLoadError as exc:
         return Decoded(ident=ident, error=str(exc))
     size = (image.shape[1], image.shape[0])
@@ -102,3 +110,7 @@ def process_path(path: str, keep_image: bool) -> Decoded:
     if keep_image:
         result.image = image
     return result
+
+
+#: the name before tar members could be sources (a path is a :data:`~regionkit.inference.sources.Source`)
+process_path = process_source
