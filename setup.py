@@ -20,6 +20,7 @@ ENTRY_POINTS = {
         "yolo = regionkit.plugins.detectors.yolo:YoloDetector",
         "hybrid = regionkit.plugins.detectors.hybrid:HybridDetector",
         "baron = regionkit.plugins.detectors.baron:BaronOpenVocabDetector",
+        "seggpt = regionkit.plugins.detectors.seggpt:SegGptDetector",
     ],
     "regionkit.box_selectors": [
         "patch_matters_score_filter = regionkit.plugins.patch_matters.selectors:PatchMattersScoreFilter",
@@ -44,6 +45,7 @@ ENTRY_POINTS = {
     ],
     "regionkit.models": [
         "sprc = regionkit.models.retrieval.sprc.model:SprcModel",
+        "seggpt = regionkit.models.segmentation.seggpt.finetune:SegGptFineTune",
     ],
     "regionkit.captioners": [
         "transformers_captioner = regionkit.plugins.language.captioner:TransformersCaptioner",
@@ -59,12 +61,28 @@ ENTRY_POINTS = {
         "cirr_boxes = regionkit.plugins.cirr.writer:CirrBoxesWriter",
         "coco_results = regionkit.plugins.generic.coco_writer:CocoResultsWriter",
         "visualize_png = regionkit.plugins.generic.visualize:BoxVisualizer",
+        "shard_jsonl = regionkit.plugins.generic.shard_writer:ShardJsonlWriter",
+        "seggpt_masks = regionkit.plugins.detectors.seggpt_masks:SegGptMaskWriter",
     ],
     "regionkit.datasets": [
         "image_folder = regionkit.plugins.generic.image_folder:ImageFolder",
         "image_list = regionkit.plugins.generic.image_list:ImageList",
         "coco_images = regionkit.plugins.generic.coco_dataset:CocoImages",
         "cirr_split = regionkit.plugins.cirr.dataset:CirrSplit",
+        "webdataset = regionkit.plugins.generic.webdataset_dataset:WebDatasetShards",
+        # training and evaluation (regionkit train / test)
+        "cirr = regionkit.datasets.cirr:CirrDataset",
+        "fashioniq = regionkit.datasets.fashioniq:FashionIQDataset",
+        "photo_edits = regionkit.datasets.photo_edits:PhotoEditsDataset",
+        "seggpt_pairs = regionkit.models.segmentation.seggpt.finetune:SegGptPairs",
+    ],
+    "regionkit.metrics": [
+        "cirr_recall = regionkit.evaluation.cirr:CirrRecall",
+        "fashioniq_recall = regionkit.evaluation.fashioniq:FashionIQRecall",
+        "seggpt_iou = regionkit.models.segmentation.seggpt.finetune:SegGptIoU",
+    ],
+    "regionkit.hooks": [
+        "wandb_best_checkpoint = regionkit.engine.hooks:WandbBestCheckpointHook",
     ],
 }
 
@@ -77,7 +95,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["regionkit", "regionkit.*"]),
     # the recipes ship inside the package: regionkit::saliency_four_box.py (configs/ links to them)
-    package_data={"regionkit": ["py.typed", "configs/*.py", "configs/*/*.py", "analysis/report_template.html"]},
+    package_data={"regionkit": ["py.typed", "configs/*.py", "configs/*/*.py", "configs/*/*/*.py",
+                               "analysis/report_template.html"]},
     install_requires=[
         "torch>=2.1",
         "torchvision",
@@ -96,8 +115,18 @@ setup(
         "mainbox": ["transformers>=4.40,<5"],
         # the headless OpenCV build, so ultralytics never pulls a GUI OpenCV wheel of its own
         "yolo": ["ultralytics-opencv-headless>=8.3"],
+        # BARON's CLIP BPE tokenizer (open_clip ships OpenAI's vocabulary; nothing is downloaded)
+        "baron": ["open-clip-torch>=2.20"],
+        # the `webdataset` dataset (local tar shards) and the `shard_jsonl` writer's Parquet format
+        "webdataset": ["webdataset>=0.2.86"],
+        "parquet": ["pyarrow>=12"],
+        # the `seggpt` detector and fine-tuning (transformers' SegGptForImageSegmentation)
+        "seggpt": ["transformers>=4.40"],
+        # training logs: log_to=['tensorboard', 'wandb']
+        "train": ["tensorboard>=2.10", "wandb>=0.16"],
         "test": ["pytest>=7", "hypothesis>=6.100", "scikit-image>=0.21", "setuptools>=64", "wheel",
-                 "pycocotools>=2.0", "ultralytics-opencv-headless>=8.3"],
+                 "pycocotools>=2.0", "ultralytics-opencv-headless>=8.3", "webdataset>=0.2.86", "pyarrow>=12",
+                 "open-clip-torch>=2.20", "transformers>=4.40", "tensorboard>=2.10", "wandb>=0.16"],
         # the habits CI keeps: a type checker and a linter
         "dev": ["mypy>=1.10", "ruff>=0.5"],
         # the documentation site (mkdocs build --strict; `make docs`)

@@ -345,6 +345,8 @@ def _attach_subcommands() -> None:
     from regionkit.cli.doctor import doctor
     from regionkit.cli.plugins_validate import validate
     from regionkit.cli.report import report
+    from regionkit.cli.seggpt import seggpt
+    from regionkit.cli.train import test, train
     from regionkit.cli.vocab import vocab
 
     cli.add_command(check)
@@ -353,6 +355,9 @@ def _attach_subcommands() -> None:
     cli.add_command(visualize)
     cli.add_command(vocab)
     cli.add_command(report)
+    cli.add_command(seggpt)
+    cli.add_command(train)
+    cli.add_command(test)
     plugins.add_command(validate)
 
 

@@ -348,7 +348,12 @@ class ComponentRegistry(Registry):
         if other is None:
             raise ConfigError(f"_scope_ {scope!r}: no mmengine registry of that scope is loaded (is the package "
                               f"installed and imported through custom_imports?)")
-        return other.build(params, *args, **kwargs)
+        from mmengine.registry import DefaultScope
+
+        # mmengine's build switches to the *current* default scope (a Runner leaves one behind),
+        # so make it the asked-for scope while building
+        with DefaultScope.overwrite_default_scope(scope):
+            return other.build(params, *args, **kwargs)
 
     def _instantiate(self, obj: Any, label: str, args: Sequence[Any], params: Mapping[str, Any]) -> Any:
         what = f"{self.kind.singular} '{label}'"

@@ -66,11 +66,17 @@ def test_config_list_shows_each_recipe_once_and_every_one_loads():
     names = [r[0] for r in rows]
     assert len(names) == len(set(names))
     top_level = sorted(f"regionkit::{p.name}" for p in (REPO / "configs").glob("*.py"))
-    assert names == top_level  # grouped files are listed by their short alias only
+    training = sorted(f"regionkit::training/{p.name}" for p in (REPO / "configs" / "training").glob("*.py"))
+    assert training, "the training recipes are listed too"
+    # box-generation files are listed by their short alias only; training recipes by their path
+    assert names == sorted(top_level + training)
     assert all(len(r) == 2 and r[1].strip() for r in rows), "every recipe needs a one-line summary"
+    assert all(r[1].rstrip()[-1] in ".)" for r in rows), "summaries are whole sentences"
     for name in names:
         cfg = load_config(name)
-        assert {"dataset", "detector", "writers"} <= set(cfg.keys()), name
+        needed = {"model", "train_dataloader", "optim_wrapper"} if "::training/" in name else \
+            {"dataset", "detector", "writers"}
+        assert needed <= set(cfg.keys()), name
 
 
 @pytest.mark.parametrize("name, needle", [
