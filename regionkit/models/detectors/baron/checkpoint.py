@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from regionkit.models.errors import WeightsError
+from regionkit.models.pickled import load_with_placeholders, unsafe_globals
 
 __all__ = [
     "TEXT_PREFIX", "IGNORED_PREFIXES", "LoadReport", "read_checkpoint", "baron_state_dict",
@@ -49,22 +50,6 @@ _CLIP_HELP = (
     "(ovdet's README: torch.save(clip.load('ViT-B/32')[0].state_dict(), 'checkpoints/clip_vitb32.pth')); "
     "OpenAI's original 'ViT-B-32.pt' archive works as well. It is only needed when the BARON checkpoint "
     "lacks 'roi_head.clip.text_encoder.*'.")
-
-
-class _Inert:
-    """Stand-in for any non-tensor object pickled in a checkpoint; accepts and ignores its state."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
 
 
 @dataclass
@@ -95,17 +80,13 @@ def _torch_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as first_error:
-        find = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
-        if find is None:  # pragma: no cover - torch < 2.5
-            raise WeightsError(f"cannot read {path} safely: {first_error}. Re-save its state_dict only.") from None
-        names = find(str(path))
+        names = unsafe_globals(path)
         if not names:
-            raise WeightsError(f"cannot read {path}: {first_error}") from None
-        with torch.serialization.safe_globals([(_Inert, name) for name in names]):
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # pragma: no cover - exotic pickles
-                raise WeightsError(f"cannot read {path} safely ({exc}); re-save its state_dict only") from None
+            raise WeightsError(f"cannot read {path} safely: {first_error}. Re-save its state_dict only.") from None
+        try:
+            return load_with_placeholders(path, names)
+        except Exception as exc:  # pragma: no cover - exotic pickles
+            raise WeightsError(f"cannot read {path} safely ({exc}); re-save its state_dict only") from None
 
 
 def _is_torchscript(path: Path) -> bool:

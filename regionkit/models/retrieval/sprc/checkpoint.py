@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from regionkit.models.errors import WeightsError
+from regionkit.models.pickled import load_with_placeholders, unsafe_globals
 
 __all__ = ["LoadReport", "read_state_dict", "load_weights", "load_file", "sprc_state_dict", "save_sprc_checkpoint",
            "EXTRA_PREFIXES", "OPTIONAL_KEYS", "SOURCES", "Role"]
@@ -96,32 +97,11 @@ class LoadReport:
         return "; ".join(parts) if parts else f"all {self.loaded} keys matched"
 
 
-class _Inert:
-    """Stand-in for a non-tensor object pickled in a checkpoint; accepts and ignores any state."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
-
-
-def _unsafe_globals(path: Path) -> list[str]:
-    find = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
-    return list(find(str(path))) if find is not None else []
-
-
 def _torch_load(path: Path, what: str, allow_pickled_objects: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        names = _unsafe_globals(path)
+        names = unsafe_globals(path)
         if not names:
             raise WeightsError(f"cannot read {what} {path} with torch.load(weights_only=True): {exc}") from None
         if not allow_pickled_objects:
@@ -130,11 +110,10 @@ def _torch_load(path: Path, what: str, allow_pickled_objects: bool) -> Any:
                 f"{', ...' if len(names) > 6 else ''}), which torch.load(weights_only=True) refuses. If you trust "
                 f"the file, pass allow_pickled_objects=True: those objects are then replaced by inert placeholders "
                 f"(never executed) and only its tensors are used; or re-save its state_dict alone.") from None
-    with torch.serialization.safe_globals([(_Inert, name) for name in names]):
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pragma: no cover - exotic pickles
-            raise WeightsError(f"cannot read {what} {path} even with inert placeholders ({exc}); "
+    try:
+        return load_with_placeholders(path, names)
+    except Exception as exc:  # pragma: no cover - exotic pickles
+        raise WeightsError(f"cannot read {what} {path} even with inert placeholders ({exc}); "
                                f"re-save its state_dict alone") from None
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from regionkit.models.errors import WeightsError
+from regionkit.models.pickled import load_with_placeholders, unsafe_globals
 
 __all__ = ["PainterFile", "read_checkpoint_file", "painter_to_transformers", "transformers_to_painter",
            "normalize_transformers_keys", "is_painter_layout", "config_from_painter", "convert_checkpoint",
@@ -160,33 +161,16 @@ def _strip_module(state: Mapping[str, Any]) -> dict[str, Any]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
-class _Inert:
-    """Stand-in for a non-tensor object pickled in a training checkpoint (optimiser, scheduler, args)."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _Inert:
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert()
-
-
 def _torch_load(path: Path) -> Any:
     import torch
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as first:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+        names = unsafe_globals(path)
         if not names:
             raise WeightsError(f"cannot read SegGPT checkpoint {path}: {first}") from None
-        with torch.serialization.safe_globals([(_Inert, name) for name in names]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return load_with_placeholders(path, names)
 
 
 def read_checkpoint_file(path: str | os.PathLike[str]) -> PainterFile:
