@@ -223,9 +223,11 @@ def test_ovd_four_box_recipe_end_to_end(tmp_path, seeded_checkpoint):
     assert proc.returncode == 0, proc.stderr[-3000:]
     four = json.loads((out / "four_box.json").read_text())
     objects = json.loads((out / "object_box.json").read_text())
-    assert set(four) == {p.name for p in images.iterdir()} == set(objects)
-    for value in four.values():
-        assert len(value) == 4
+    names = {p.name for p in images.iterdir()}
+    assert {Path(entry["image"]).name for entry in four} == names == {Path(k).name for k in objects}
+    for entry in four:  # Patch Matters' layout: the detections, four quadrant boxes and two halves
+        assert len(entry["four_box"]) == 4 and len(entry["two_box"]) == 2
+        assert len(entry["object_detect_box"]) > 0
 
 
 def test_ovd_recipe_without_weights_is_one_line(tmp_path):
