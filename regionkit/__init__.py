@@ -1,6 +1,6 @@
 """regionkit: region boxes and region-level losses as plugins.
 
-This module is the **public plugin API** (``REGIONKIT_PLUGIN_API = "1.1"`` versions exactly
+This module is the **public plugin API** (``REGIONKIT_PLUGIN_API = "1.2"`` versions exactly
 these names); everything else is internal and may move between releases.  Names load on
 first use, so ``import regionkit`` imports neither mmengine nor torch::
 
@@ -48,6 +48,8 @@ _PUBLIC: dict[str, str] = {
     "hookimpl": "regionkit.inference.hookspecs",
     # registries (these import mmengine)
     "registry_for": "regionkit.registry",
+    # configs with regionkit:: bases and safe overrides (1.2)
+    "load_config": "regionkit.config.loader",
     # the conformance kit
     "check_detector": "regionkit.testing", "check_selector": "regionkit.testing", "check_writer": "regionkit.testing",
     "check_loss": "regionkit.testing", "check_captioner": "regionkit.testing", "check_matcher": "regionkit.testing",

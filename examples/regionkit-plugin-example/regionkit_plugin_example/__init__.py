@@ -5,6 +5,6 @@ regionkit finds the detector through the entry point in ``setup.py``
 """
 
 #: the regionkit plugin API this package is written for (read by regionkit without importing us)
-REGIONKIT_PLUGIN_API = "1.1"
+REGIONKIT_PLUGIN_API = "1.2"
 
 __version__ = "0.1.0"

@@ -57,11 +57,10 @@ def test_bad_parameters_are_refused_with_the_reason(params, message):
 
 
 def test_the_example_config_resolves_to_this_detector():
-    from mmengine.config import Config
+    from regionkit import load_config, registry_for
 
-    from regionkit import registry_for
-
-    cfg = Config.fromfile(str(HERE / "configs" / "example_four_box.py"))
+    # regionkit's loader: plain mmengine does not know the regionkit:: prefix of the packaged base
+    cfg = load_config(HERE / "configs" / "example_four_box.py")
     detector = registry_for("detectors").build(cfg.detector)
     assert isinstance(detector, EdgeDensityDetector) and detector.max_boxes == 6
     assert [s["type"] for s in cfg.selectors][:2] == ["patch_matters_score_filter", "neighbor_rpn_merge"]
