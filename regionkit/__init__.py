@@ -59,6 +59,7 @@ _PUBLIC: dict[str, str] = {
 __all__ = ["__version__", "PLUGIN_API_VERSION", *_PUBLIC]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from regionkit.config.loader import load_config
     from regionkit.errors import (
         AmbiguousNameError,
         ComponentNotFoundError,
