@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from regionkit.models.errors import WeightsError
+from regionkit.models.errors import WeightsError, describe_key_problems
 from regionkit.models.pickled import load_with_placeholders, unsafe_globals
 
 __all__ = [
@@ -66,13 +66,7 @@ class LoadReport:
         return not (self.missing or self.unexpected or self.mismatched)
 
     def describe(self, limit: int = 12) -> str:
-        parts = []
-        for title, keys in (("missing", self.missing), ("unexpected", self.unexpected),
-                            ("shape mismatch", self.mismatched)):
-            if keys:
-                shown = ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-                parts.append(f"{len(keys)} {title} key(s): {shown}")
-        return "; ".join(parts) if parts else "all keys matched"
+        return describe_key_problems(self.missing, self.unexpected, self.mismatched, limit) or "all keys matched"
 
 
 def _torch_load(path: Path) -> Any:

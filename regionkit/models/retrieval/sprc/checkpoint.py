@@ -39,7 +39,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from regionkit.models.errors import WeightsError
+from regionkit.models.errors import WeightsError, describe_key_problems
 from regionkit.models.pickled import load_with_placeholders, unsafe_globals
 
 __all__ = ["LoadReport", "read_state_dict", "load_weights", "load_file", "sprc_state_dict", "save_sprc_checkpoint",
@@ -88,13 +88,7 @@ class LoadReport:
         return not (self.missing or self.unexpected or self.mismatched)
 
     def describe(self, limit: int = 12) -> str:
-        parts = []
-        for title, keys in (("missing", self.missing), ("unexpected", self.unexpected),
-                            ("shape mismatch", self.mismatched)):
-            if keys:
-                shown = ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-                parts.append(f"{len(keys)} {title} key(s): {shown}")
-        return "; ".join(parts) if parts else f"all {self.loaded} keys matched"
+        return describe_key_problems(self.missing, self.unexpected, self.mismatched, limit) or f"all {self.loaded} keys matched"
 
 
 def _torch_load(path: Path, what: str, allow_pickled_objects: bool) -> Any:
