@@ -28,7 +28,8 @@ ENGINE_OBJECTS: dict[str, dict[str, str]] = {
     "LOOPS": {"RetrievalValLoop": "regionkit.engine.loops:RetrievalValLoop",
               "RetrievalTestLoop": "regionkit.engine.loops:RetrievalTestLoop"},
     "PARAM_SCHEDULERS": {"OneCycleLR": "regionkit.engine.schedulers:OneCycleLR",
-                         "OneCycleMomentum": "regionkit.engine.schedulers:OneCycleMomentum"},
+                         "OneCycleMomentum": "regionkit.engine.schedulers:OneCycleMomentum",
+                         "CosineWarmupRestartsLR": "regionkit.engine.schedulers:CosineWarmupRestartsLR"},
     "FUNCTIONS": {"retrieval_collate": "regionkit.datasets.collate:retrieval_collate"},
 }
 

@@ -13,20 +13,31 @@ function (``anneal_func``), which a checkpoint then pickles by reference: torch'
   phases (``pct_start``, ``total_steps``, cosine or linear), from ``max_momentum`` down to
   ``base_momentum`` while the learning rate rises, and back up after.
 
-Both are in mmengine's scheduler registry under the ``regionkit`` scope
-(``dict(type='regionkit.OneCycleLR', ...)``).  Used together with equal ``pct_start`` and
-length, they reproduce torch's ``OneCycleLR`` step for step (``tests/engine/test_schedulers.py``).
+Used together with equal ``pct_start`` and length, they reproduce torch's ``OneCycleLR`` step
+for step (``tests/engine/test_schedulers.py``).
+
+SegGPT's fine-tuning schedule (the ``CosineAnnealingWarmupRestarts`` class its fine-tuners used)
+is :class:`CosineWarmupRestartsLR`: every cycle warms up linearly from ``min_lr`` to its peak,
+then falls along a cosine back to ``min_lr``; the part after the warm-up grows ``cycle_mult``
+times from one cycle to the next and the peak is multiplied by ``gamma`` (0.5: halved).
+mmengine's ``CosineRestartLR`` cannot express the warm-up at each restart.
+:func:`cosine_warmup_restarts` is the same schedule as a function of the step.
+
+All three are in mmengine's scheduler registry under the ``regionkit`` scope
+(``dict(type='regionkit.OneCycleLR', ...)``; the plain name resolves in regionkit's configs).
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.optim.scheduler.lr_scheduler import OneCycleLR as _MMOneCycleLR
 from mmengine.optim.scheduler.momentum_scheduler import MomentumSchedulerMixin
 from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 
-__all__ = ["OneCycleLR", "OneCycleMomentum", "anneal"]
+__all__ = ["OneCycleLR", "OneCycleMomentum", "CosineWarmupRestartsLR", "anneal", "cosine_warmup_restarts",
+           "cycle_lengths"]
 
 
 def anneal(strategy: str, start: float, end: float, pct: float) -> float:
@@ -129,4 +140,65 @@ class OneCycleMomentum(MomentumSchedulerMixin, _OneCycleMomentumBase):
     ``base_momentum`` / ``max_momentum``: the low (at the learning-rate peak) and high values
     (torch: 0.85 / 0.95); ``pct_start``, ``total_steps``, ``anneal_strategy``, ``three_phase``,
     ``begin``, ``end``, ``by_epoch`` as :class:`OneCycleLR`.
+    """
+
+
+def cycle_lengths(count: int, first_cycle_steps: int = 5000, cycle_mult: float = 1.2,
+                  warmup_steps: int = 500) -> list[int]:
+    """The lengths of the first ``count`` cycles: each ``int((previous - warmup) * cycle_mult) + warmup``."""
+    lengths = [first_cycle_steps]
+    while len(lengths) < count:
+        lengths.append(int((lengths[-1] - warmup_steps) * cycle_mult) + warmup_steps)
+    return lengths[:count]
+
+
+def cosine_warmup_restarts(step: int, first_cycle_steps: int = 5000, cycle_mult: float = 1.2,
+                           max_lr: float = 1e-4, min_lr: float = 1e-8, warmup_steps: int = 500,
+                           gamma: float = 0.5) -> float:
+    """The learning rate at ``step`` (0-based, counted in iterations) of upstream's warm-up + cosine-restart schedule."""
+    if warmup_steps >= first_cycle_steps:
+        raise ValueError("warmup_steps must be shorter than first_cycle_steps")
+    cycle, start, length = 0, 0, first_cycle_steps
+    while step >= start + length:
+        start += length
+        length = int((length - warmup_steps) * cycle_mult) + warmup_steps
+        cycle += 1
+    peak = max_lr * gamma**cycle
+    t = step - start
+    if t < warmup_steps:
+        return min_lr + (peak - min_lr) * t / warmup_steps
+    progress = (t - warmup_steps) / (length - warmup_steps)
+    return min_lr + (peak - min_lr) * (1.0 + math.cos(math.pi * progress)) / 2.0
+
+
+class _CosineWarmupRestartsBase(_ParamScheduler):
+    def __init__(self, optimizer: Any, param_name: str, first_cycle_steps: int, cycle_mult: float = 1.0,
+                 min_lr: float = 1e-8, warmup_steps: int = 0, gamma: float = 1.0, begin: int = 0, end: int = INF,
+                 last_step: int = -1, by_epoch: bool = False, verbose: bool = False) -> None:
+        if not isinstance(first_cycle_steps, int) or first_cycle_steps <= 0:
+            raise ValueError(f"first_cycle_steps must be a positive integer, got {first_cycle_steps!r}")
+        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < first_cycle_steps:
+            raise ValueError(f"warmup_steps must be an integer in [0, first_cycle_steps), got {warmup_steps!r}")
+        if cycle_mult < 1.0:
+            raise ValueError(f"cycle_mult must be >= 1, got {cycle_mult}")
+        if not 0.0 < gamma <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        self.first_cycle_steps, self.cycle_mult, self.min_lr = first_cycle_steps, float(cycle_mult), float(min_lr)
+        self.warmup_steps, self.gamma = warmup_steps, float(gamma)
+        super().__init__(optimizer=optimizer, param_name=param_name, begin=begin, end=end, last_step=last_step,
+                         by_epoch=by_epoch, verbose=verbose)
+
+    def _get_value(self) -> list[float]:
+        return [cosine_warmup_restarts(self.last_step, self.first_cycle_steps, self.cycle_mult, max_lr=base,
+                                       min_lr=self.min_lr, warmup_steps=self.warmup_steps, gamma=self.gamma)
+                for base in self.base_values]
+
+
+class CosineWarmupRestartsLR(LRSchedulerMixin, _CosineWarmupRestartsBase):
+    """Warm-up + cosine cycles with growing lengths and shrinking peaks (module docstring); stepped per iteration.
+
+    The first peak is the optimizer's learning rate.  ``first_cycle_steps``: iterations of the
+    first cycle, its warm-up included; ``warmup_steps``: the linear warm-up from ``min_lr`` at the
+    start of every cycle; ``cycle_mult``: growth of the part after the warm-up; ``gamma``: peak
+    factor per cycle.  Counting starts at ``begin``; the state is plain values.
     """

@@ -1,12 +1,21 @@
-"""regionkit's OneCycleLR + OneCycleMomentum reproduce torch's OneCycleLR (learning rate and AdamW beta1) step for step."""
+"""regionkit's schedulers: OneCycleLR + OneCycleMomentum reproduce torch's OneCycleLR (lr and AdamW beta1) step for
+step; CosineWarmupRestartsLR is SegGPT's fine-tuners' warm-up + cosine-restart schedule."""
 from __future__ import annotations
+
+import io
 
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from torch import nn
 
-from regionkit.engine.schedulers import OneCycleLR, OneCycleMomentum
+from regionkit.engine.schedulers import (
+    CosineWarmupRestartsLR,
+    OneCycleLR,
+    OneCycleMomentum,
+    cosine_warmup_restarts,
+    cycle_lengths,
+)
 
 
 def _optimizer() -> torch.optim.AdamW:
@@ -91,3 +100,86 @@ def test_bad_arguments_are_refused():
         OneCycleMomentum(wrapper, total_steps=10, anneal_strategy="step", by_epoch=False)
     with pytest.raises(ValueError, match="total_steps or a finite end"):
         OneCycleMomentum(wrapper, by_epoch=False)
+
+
+def test_schedule_is_upstreams_warmup_and_cosine_restarts():
+    assert cycle_lengths(4) == [5000, 5900, 6980, 8276]
+    lr = [cosine_warmup_restarts(s) for s in (0, 250, 500, 2750, 4999, 5000, 5500, 10900, 11400)]
+    assert lr[0] == pytest.approx(1e-8)
+    assert lr[1] == pytest.approx((1e-4 + 1e-8) / 2, rel=1e-6)  # linear warm-up
+    assert lr[2] == pytest.approx(1e-4)  # the peak
+    assert lr[3] == pytest.approx(1e-8 + (1e-4 - 1e-8) / 2, rel=1e-6)  # half-way down the cosine
+    assert lr[4] < 1.1e-8  # one step before the restart: at the floor
+    assert lr[5] == pytest.approx(1e-8) and lr[6] == pytest.approx(0.5e-4)  # second cycle: peak halved
+    assert lr[7] == pytest.approx(1e-8) and lr[8] == pytest.approx(0.25e-4)
+    with pytest.raises(ValueError, match="warmup"):
+        cosine_warmup_restarts(0, first_cycle_steps=10, warmup_steps=10)
+
+
+def _adamw(lr: float = 1e-4) -> OptimWrapper:
+    return OptimWrapper(torch.optim.AdamW(nn.Linear(2, 2).parameters(), lr=lr, weight_decay=0.01))
+
+
+def test_the_scheduler_steps_through_upstreams_schedule_with_a_warm_up_at_every_restart():
+    """Short cycles (20, then int((20 - 4) * 1.5) + 4 = 28, ...): the value after every iteration is the function's."""
+    wrapper = _adamw()
+    scheduler = CosineWarmupRestartsLR(wrapper, first_cycle_steps=20, cycle_mult=1.5, warmup_steps=4, gamma=0.5,
+                                       min_lr=1e-8)
+    assert cycle_lengths(3, 20, 1.5, 4) == [20, 28, 40]
+    seen = []
+    for step in range(88):
+        got = wrapper.optimizer.param_groups[0]["lr"]
+        assert got == pytest.approx(cosine_warmup_restarts(step, 20, 1.5, max_lr=1e-4, min_lr=1e-8, warmup_steps=4,
+                                                           gamma=0.5), rel=1e-12, abs=1e-20), step
+        seen.append(got)
+        wrapper.step()
+        scheduler.step()
+    # a warm-up at each restart: the floor at the cycle's first step, the halved peak 4 steps later
+    for start, peak in ((0, 1e-4), (20, 0.5e-4), (48, 0.25e-4)):
+        assert seen[start] == pytest.approx(1e-8) and seen[start + 4] == pytest.approx(peak)
+
+
+def test_the_scheduler_resumes_from_a_weights_only_checkpoint():
+    wrapper = _adamw()
+    scheduler = CosineWarmupRestartsLR(wrapper, first_cycle_steps=10, warmup_steps=3, cycle_mult=1.2, gamma=0.5)
+    for _ in range(13):
+        wrapper.step()
+        scheduler.step()
+    buffer = io.BytesIO()
+    torch.save({"optimizer": wrapper.state_dict(), "scheduler": scheduler.state_dict()}, buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    fresh = _adamw()
+    fresh.load_state_dict(state["optimizer"])
+    resumed = CosineWarmupRestartsLR(fresh, first_cycle_steps=10, warmup_steps=3, cycle_mult=1.2, gamma=0.5,
+                                     last_step=scheduler.last_step)
+    resumed.load_state_dict(state["scheduler"])
+    for _ in range(15):
+        for w, s in ((wrapper, scheduler), (fresh, resumed)):
+            w.step()
+            s.step()
+        assert fresh.optimizer.param_groups[0]["lr"] == wrapper.optimizer.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(first_cycle_steps=0), "first_cycle_steps"),
+    (dict(first_cycle_steps=10, warmup_steps=10), "warmup_steps"),
+    (dict(first_cycle_steps=10, cycle_mult=0.5), "cycle_mult"),
+    (dict(first_cycle_steps=10, gamma=0.0), "gamma"),
+])
+def test_the_scheduler_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CosineWarmupRestartsLR(_adamw(), **kwargs)
+
+
+def test_the_seggpt_recipe_builds_the_schedule_through_the_registry():
+    from regionkit.config.loader import load_config
+    from regionkit.engine.registry import PARAM_SCHEDULERS, register_engine_components
+
+    register_engine_components()
+    cfg = load_config("regionkit::training/seggpt_finetune.py")
+    (entry,) = cfg.param_scheduler
+    built = PARAM_SCHEDULERS.build(dict(entry), default_args=dict(optimizer=_adamw()))
+    assert isinstance(built, CosineWarmupRestartsLR)
+    assert (built.first_cycle_steps, built.warmup_steps, built.cycle_mult, built.gamma) == (5000, 500, 1.2, 0.5)
+    assert cfg.train_cfg["max_iters"] == sum(cycle_lengths(4))  # four whole cycles

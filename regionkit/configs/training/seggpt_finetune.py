@@ -32,16 +32,14 @@ test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 test_cfg = dict(type='TestLoop')
 
-# AdamW (torch's weight decay 0.01), lr 1e-4; 500 warm-up steps from 1e-8, then cosine cycles of 4500, 5400, 6480
-# steps (upstream's 5000, 5900, 6980 minus the warm-up) down to 1e-8, peaks halved.  Upstream warms up again at each
-# restart; here later cycles start at their (halved) peak.
+# AdamW (torch's weight decay 0.01), peak lr 1e-4; upstream's CosineAnnealingWarmupRestarts: every cycle warms up
+# linearly from 1e-8 over 500 steps, then a cosine down to 1e-8; cycles of 5000, 5900, 6980, 8276 steps, peaks halved.
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=False, begin=0, end=500),
-    dict(type='CosineRestartLR', periods=[4500, 5400, 6480, 7776], restart_weights=[1.0, 0.5, 0.25, 0.125],
-         eta_min=1e-8, by_epoch=False, begin=500, end=24656),
+    dict(type='CosineWarmupRestartsLR', first_cycle_steps=5000, cycle_mult=1.2, warmup_steps=500, gamma=0.5,
+         min_lr=1e-8, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=24656, val_interval=1000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=26156, val_interval=1000)
 log_processor = dict(by_epoch=False, window_size=50)
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(by_epoch=False, interval=1000, save_best='seggpt/fg_iou', rule='greater'))

@@ -1,4 +1,4 @@
-"""The fine-tuning recipe's pieces: random repaint, mask_ratio, the pair canvas, smooth-L1 (beta 0.01), IoU, schedule."""
+"""The fine-tuning recipe's pieces: random repaint, mask_ratio, the pair canvas, smooth-L1 (beta 0.01), IoU."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,6 @@ from regionkit.models.segmentation.seggpt.canvas import normalize
 from regionkit.models.segmentation.seggpt.palette import paint
 from regionkit.models.segmentation.seggpt.training import (
     class_iou_counts,
-    cosine_warmup_restarts,
-    cycle_lengths,
     foreground_iou_counts,
     iou,
     make_pair,
@@ -134,17 +132,3 @@ def test_decoding_uses_the_samples_palette():
     rgb = paint(gt, palette).astype(np.float32) * 0.8 + 25  # washed out
     pred = normalize(np.clip(rgb, 0, 255).astype(np.uint8))
     assert foreground_iou_counts(pred, gt, palette) == (2, 2)
-
-
-def test_schedule_is_upstreams_warmup_and_cosine_restarts():
-    assert cycle_lengths(4) == [5000, 5900, 6980, 8276]
-    lr = [cosine_warmup_restarts(s) for s in (0, 250, 500, 2750, 4999, 5000, 5500, 10900, 11400)]
-    assert lr[0] == pytest.approx(1e-8)
-    assert lr[1] == pytest.approx((1e-4 + 1e-8) / 2, rel=1e-6)  # linear warm-up
-    assert lr[2] == pytest.approx(1e-4)  # the peak
-    assert lr[3] == pytest.approx(1e-8 + (1e-4 - 1e-8) / 2, rel=1e-6)  # half-way down the cosine
-    assert lr[4] < 1.1e-8  # one step before the restart: at the floor
-    assert lr[5] == pytest.approx(1e-8) and lr[6] == pytest.approx(0.5e-4)  # second cycle: peak halved
-    assert lr[7] == pytest.approx(1e-8) and lr[8] == pytest.approx(0.25e-4)
-    with pytest.raises(ValueError, match="warmup"):
-        cosine_warmup_restarts(0, first_cycle_steps=10, warmup_steps=10)

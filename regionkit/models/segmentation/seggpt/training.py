@@ -16,16 +16,13 @@
   prompt half is visible to the model and would inflate the score (the fork's IoU counted it).
   Counts are returned, not ratios, so batches and ranks sum before dividing (a per-class mean
   excludes the background, upstream's own bug fixed).
-* :func:`cosine_warmup_restarts`: upstream's learning-rate schedule (linear warm-up from
-  ``min_lr`` to the cycle's peak, cosine back to ``min_lr``; cycles grow ``cycle_mult`` times after
-  the warm-up part, peaks halve), as a function of the step for ``LambdaLR`` or a custom
-  mmengine scheduler.
+Upstream's learning-rate schedule (a warm-up at every restart, cosine cycles, peaks halved) is
+the ``CosineWarmupRestartsLR`` parameter scheduler in :mod:`regionkit.engine.schedulers`.
 
 numpy for colours, masks and metrics; torch for the loss.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -37,8 +34,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["random_palette", "repaint_pair", "random_patch_mask", "training_patch_mask", "make_pair",
-           "masked_smooth_l1", "foreground_iou_counts", "class_iou_counts", "iou", "cosine_warmup_restarts",
-           "cycle_lengths", "Background"]
+           "masked_smooth_l1", "foreground_iou_counts", "class_iou_counts", "iou",
+           "Background"]
 
 Background = Literal["random", "black"] | tuple[int, int, int]
 
@@ -188,32 +185,4 @@ def iou(intersection: float | np.ndarray, union: float | np.ndarray, skip_backgr
         inter, uni = inter[1:], uni[1:]
     present = uni > 0
     return float((inter[present] / uni[present]).mean()) if present.any() else float("nan")
-
-
-def cycle_lengths(count: int, first_cycle_steps: int = 5000, cycle_mult: float = 1.2,
-                  warmup_steps: int = 500) -> list[int]:
-    """The lengths of the first ``count`` cycles: each ``int((previous - warmup) * cycle_mult) + warmup``."""
-    lengths = [first_cycle_steps]
-    while len(lengths) < count:
-        lengths.append(int((lengths[-1] - warmup_steps) * cycle_mult) + warmup_steps)
-    return lengths[:count]
-
-
-def cosine_warmup_restarts(step: int, first_cycle_steps: int = 5000, cycle_mult: float = 1.2,
-                           max_lr: float = 1e-4, min_lr: float = 1e-8, warmup_steps: int = 500,
-                           gamma: float = 0.5) -> float:
-    """The learning rate at ``step`` (0-based, counted in iterations) of upstream's warm-up + cosine-restart schedule."""
-    if warmup_steps >= first_cycle_steps:
-        raise ValueError("warmup_steps must be shorter than first_cycle_steps")
-    cycle, start, length = 0, 0, first_cycle_steps
-    while step >= start + length:
-        start += length
-        length = int((length - warmup_steps) * cycle_mult) + warmup_steps
-        cycle += 1
-    peak = max_lr * gamma**cycle
-    t = step - start
-    if t < warmup_steps:
-        return min_lr + (peak - min_lr) * t / warmup_steps
-    progress = (t - warmup_steps) / (length - warmup_steps)
-    return min_lr + (peak - min_lr) * (1.0 + math.cos(math.pi * progress)) / 2.0
 
