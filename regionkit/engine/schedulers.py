@@ -29,12 +29,15 @@ All three are in mmengine's scheduler registry under the ``regionkit`` scope
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.optim.scheduler.lr_scheduler import OneCycleLR as _MMOneCycleLR
 from mmengine.optim.scheduler.momentum_scheduler import MomentumSchedulerMixin
 from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
+
+from regionkit.errors import ConfigError
+from regionkit.params import Range, checked
 
 __all__ = ["OneCycleLR", "OneCycleMomentum", "CosineWarmupRestartsLR", "anneal", "cosine_warmup_restarts",
            "cycle_lengths"]
@@ -148,8 +151,13 @@ def cycle_lengths(count: int, first_cycle_steps: int = 5000, cycle_mult: float =
     """The lengths of the first ``count`` cycles: each ``int((previous - warmup) * cycle_mult) + warmup``."""
     lengths = [first_cycle_steps]
     while len(lengths) < count:
-        lengths.append(int((lengths[-1] - warmup_steps) * cycle_mult) + warmup_steps)
+        lengths.append(_next_cycle(lengths[-1], cycle_mult, warmup_steps))
     return lengths[:count]
+
+
+def _next_cycle(length: int, cycle_mult: float, warmup_steps: int) -> int:
+    """The cycle after one of ``length`` steps: the part after the warm-up grows ``cycle_mult`` times."""
+    return int((length - warmup_steps) * cycle_mult) + warmup_steps
 
 
 def cosine_warmup_restarts(step: int, first_cycle_steps: int = 5000, cycle_mult: float = 1.2,
@@ -161,7 +169,7 @@ def cosine_warmup_restarts(step: int, first_cycle_steps: int = 5000, cycle_mult:
     cycle, start, length = 0, 0, first_cycle_steps
     while step >= start + length:
         start += length
-        length = int((length - warmup_steps) * cycle_mult) + warmup_steps
+        length = _next_cycle(length, cycle_mult, warmup_steps)
         cycle += 1
     peak = max_lr * gamma**cycle
     t = step - start
@@ -172,17 +180,15 @@ def cosine_warmup_restarts(step: int, first_cycle_steps: int = 5000, cycle_mult:
 
 
 class _CosineWarmupRestartsBase(_ParamScheduler):
-    def __init__(self, optimizer: Any, param_name: str, first_cycle_steps: int, cycle_mult: float = 1.0,
-                 min_lr: float = 1e-8, warmup_steps: int = 0, gamma: float = 1.0, begin: int = 0, end: int = INF,
+    @checked
+    def __init__(self, optimizer: Any, param_name: str, first_cycle_steps: Annotated[int, Range(1)],
+                 cycle_mult: Annotated[float, Range(1)] = 1.0, min_lr: Annotated[float, Range(0)] = 1e-8,
+                 warmup_steps: Annotated[int, Range(0)] = 0,
+                 gamma: Annotated[float, Range(0, 1, low_open=True)] = 1.0, begin: int = 0, end: int = INF,
                  last_step: int = -1, by_epoch: bool = False, verbose: bool = False) -> None:
-        if not isinstance(first_cycle_steps, int) or first_cycle_steps <= 0:
-            raise ValueError(f"first_cycle_steps must be a positive integer, got {first_cycle_steps!r}")
-        if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < first_cycle_steps:
-            raise ValueError(f"warmup_steps must be an integer in [0, first_cycle_steps), got {warmup_steps!r}")
-        if cycle_mult < 1.0:
-            raise ValueError(f"cycle_mult must be >= 1, got {cycle_mult}")
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        if warmup_steps >= first_cycle_steps:
+            raise ConfigError(f"warmup_steps must be shorter than first_cycle_steps ({first_cycle_steps}), got "
+                              f"{warmup_steps}")
         self.first_cycle_steps, self.cycle_mult, self.min_lr = first_cycle_steps, float(cycle_mult), float(min_lr)
         self.warmup_steps, self.gamma = warmup_steps, float(gamma)
         super().__init__(optimizer=optimizer, param_name=param_name, begin=begin, end=end, last_step=last_step,

@@ -16,6 +16,7 @@ from regionkit.engine.schedulers import (
     cosine_warmup_restarts,
     cycle_lengths,
 )
+from regionkit.errors import ConfigError
 
 
 def _optimizer() -> torch.optim.AdamW:
@@ -166,10 +167,15 @@ def test_the_scheduler_resumes_from_a_weights_only_checkpoint():
     (dict(first_cycle_steps=10, warmup_steps=10), "warmup_steps"),
     (dict(first_cycle_steps=10, cycle_mult=0.5), "cycle_mult"),
     (dict(first_cycle_steps=10, gamma=0.0), "gamma"),
+    (dict(first_cycle_steps=10, gamma=2.0), "gamma"),
+    (dict(first_cycle_steps=10, cycle_mult="x"), "cycle_mult"),
+    (dict(first_cycle_steps=2.5), "first_cycle_steps"),
 ])
 def test_the_scheduler_refuses_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    """A config mistake is a one-line ConfigError (a ValueError) naming the parameter."""
+    with pytest.raises(ValueError, match=match) as info:
         CosineWarmupRestartsLR(_adamw(), **kwargs)
+    assert isinstance(info.value, ConfigError) and "\n" not in str(info.value)
 
 
 def test_the_seggpt_recipe_builds_the_schedule_through_the_registry():
