@@ -75,7 +75,7 @@ class _Clock:
         self.warmup, self.iters, self.alternator = warmup, iters, alternator
         self.last: tuple[float, float] | None = None
         self.times: list[Iteration] = []
-        self.on = False
+        self.on = alternator.on if alternator is not None else False  # the loss set of the next iteration
 
     def tick(self, done: int) -> bool:
         """Record the end of iteration ``done`` (1-based); True once the timed iterations are over."""
