@@ -33,6 +33,9 @@ How to rebuild the side environment and rerun (Python 3.11, no internet besides 
     cd /work/main && /work/side/baron/venv/bin/python tests/models/baron/make_reference.py \
         --ovdet /work/side/baron/ovdet_src --work /work/side/baron
 
+Run it under ``support.REFERENCE_KERNELS["env"]`` (2 threads, AVX-512) or update that constant
+to the kernels recorded in ``meta["kernels"]``: ``exact=True`` is bit for bit only on the same kernels.
+
 ``--work`` receives the stub data files ovdet opens at construction (an (80, 512) float16
 ``.npy`` for ``cls_embeddings_path`` and ``{"images": []}`` for BaronKD's BoxesCache), the
 derived PNGs and the seeded checkpoint (~800 MB; delete it afterwards).
@@ -267,6 +270,8 @@ def main() -> None:
             "ovdet_commit": commit, "python": platform.python_version(),
             "config": "configs/baron/ov_coco/baron_kd_faster_rcnn_r50_fpn_syncbn_90kx2.py (SyncBN->BN)",
             "api": "mmdet.apis.DetInferencer, batch size 1",
+            # support.REFERENCE_KERNELS must match these for the bit-for-bit test
+            "kernels": {"threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_cpu_capability()},
             "weights_fingerprint": {k: {"sum": float(state_dict[k].double().sum()),
                                         "first": state_dict[k].flatten()[:3].tolist()} for k in FINGERPRINT_KEYS}}
     FIXTURES.mkdir(parents=True, exist_ok=True)
