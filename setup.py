@@ -107,7 +107,7 @@ setup(
         "numpy",
         "matplotlib",
         "scipy",
-        "Pillow>=9.0",
+        "Pillow>=9.1",  # Image.Resampling
         "tqdm",
     ],
     extras_require={

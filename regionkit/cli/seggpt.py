@@ -1,4 +1,4 @@
-"""``regionkit seggpt``: convert Painter's SegGPT checkpoint to a transformers folder; build a prompt mapping offline.
+"""``regionkit seggpt``: convert Painter's SegGPT checkpoint; build a prompt mapping offline; write a demo training folder.
 
 ``convert`` reads ``seggpt_vit_large.pth`` (or a fine-tune's ``.pth``) and writes a transformers
 folder (``config.json``, ``model.safetensors``) that the ``seggpt`` detector and transformers
@@ -121,3 +121,25 @@ def mapping(query_root: str, prompt_dir: str | None, prompt_images: tuple[str, .
         result[name] = [p.name for p in selection.select(image, pixel_digest(image))]
     write_mapping(out_path, result)
     echo_safe(f"Wrote {out_path}: {len(result)} queries, top {top_k} of {len(library)} prompts")
+
+
+@seggpt.command("photo-masks")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--crops", default=3, show_default=True, type=click.IntRange(1, 64), help="Square crops per photo.")
+@click.option("--side", default=96, show_default=True, type=click.IntRange(8, 2048), help="Crop side in pixels.")
+def photo_masks(out_dir: str, crops: int, side: int) -> None:
+    """Write a small fine-tuning folder from scikit-image's photos into OUT_DIR (for the tiny recipe).
+
+    Labels are each crop's brighter half (blurred grey level above its median); training and
+    validation use different photos.
+
+    \b
+    Example:
+      regionkit seggpt photo-masks data/photo_masks
+      regionkit train configs/training/seggpt_tiny_photos.py -o data_root=data/photo_masks
+    """
+    from regionkit.models.segmentation.seggpt.photo_masks import TRAIN_PHOTOS, VAL_PHOTOS, write_photo_masks
+
+    root = write_photo_masks(out_dir, crops=crops, side=side)
+    echo_safe(f"Wrote {root}/{{train,val}}/{{images,labels}}: {len(TRAIN_PHOTOS) * crops} training and "
+              f"{len(VAL_PHOTOS) * crops} validation images")

@@ -5,7 +5,7 @@ Python configs you trust.  To accept configs from others, use JSON or YAML: regi
 refuses a JSON/YAML config whose ``_base_`` names a Python file or that has
 ``custom_imports``, so such a config cannot run code.
 
-``--cfg-options`` (``-o``) items are parsed with :func:`ast.literal_eval` (never ``eval``) and
+``--cfg-options`` (``-o``) items are parsed as literals (plus ``dict(key=value)``; never ``eval``) and
 can only set values: keys that start with ``_`` (``_base_``, ``_delete_``, ``_scope_``) and
 ``custom_imports`` are refused, at any depth of the key and of the value.  A component
 ``type`` resolves only to registered components (see :mod:`regionkit.registry.registry`),
@@ -34,17 +34,51 @@ DATA_SUFFIXES = (".json", ".yaml", ".yml")
 _ALL_SUFFIXES = (".py", *DATA_SUFFIXES)
 
 
-def parse_value(text: str) -> Any:
-    """A Python literal (``0.5``, ``[1, 2]``, ``'a'``, ``True``) or, failing that, the raw string.
+class _NotLiteral(ValueError):
+    """The expression holds something other than literals and ``dict(key=literal, ...)`` calls."""
 
-    Uses :func:`ast.literal_eval`, never ``eval``; ``true``/``false``/``none`` work too.
+
+def _literal(node: ast.AST, depth: int = 0) -> Any:
+    """:func:`ast.literal_eval` plus ``dict(key=value, ...)`` (as mmengine configs write dicts); nothing is run."""
+    if depth > 50:
+        raise _NotLiteral("nested too deeply")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        if node.args or any(kw.arg is None for kw in node.keywords):
+            raise _NotLiteral("dict(...) takes key=value items only")
+        return {kw.arg: _literal(kw.value, depth + 1) for kw in node.keywords}
+    if isinstance(node, ast.List):
+        return [_literal(e, depth + 1) for e in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e, depth + 1) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise _NotLiteral("no ** in a dict")
+        return {_literal(k, depth + 1): _literal(v, depth + 1)  # type: ignore[arg-type]  # None is refused above
+                for k, v in zip(node.keys, node.values)}
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise _NotLiteral(f"{ast.unparse(node)[:40]} is not a literal") from None
+
+
+def parse_value(text: str) -> Any:
+    """A Python literal (``0.5``, ``[1, 2]``, ``'a'``, ``True``, ``[dict(type='LinearLR', end=20)]``) or the raw string.
+
+    Nothing is evaluated: literals, lists, tuples, dicts and ``dict(key=value)`` calls only;
+    ``true``/``false``/``none`` work too.  A value that starts like a structure (``[``, ``{``,
+    ``(`` or ``dict(``) but is not one is a :class:`ConfigError`, not a string passed on.
     """
     stripped = text.strip()
     if stripped.lower() in _WORDS:
         return _WORDS[stripped.lower()]
     try:
-        return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return _literal(ast.parse(stripped, mode="eval").body)
+    except (_NotLiteral, SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        if stripped.startswith(("[", "{", "(", "dict(")):
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"value {stripped!r:.100} is not a literal ({reason:.80}): use numbers, "
+                              f"quoted strings, lists, tuples, {{...}} or dict(key=value); quote it to pass a "
+                              f"string") from None
         return text
 
 
@@ -79,7 +113,10 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         if any(not p for p in parts):
             raise ConfigError(f"--cfg-options key {key!r:.100} has an empty part; write it like detector.threshold")
         bad = next((p for p in parts if p.startswith("_") or p == "custom_imports"), None)
-        parsed = parse_value(value)
+        try:
+            parsed = parse_value(value)
+        except ConfigError as exc:
+            raise ConfigError(f"--cfg-options {key!r:.100}: {exc}") from None
         if bad is None:
             nested = _forbidden_keys(parsed, key)
             bad = nested.split(".")[-1] if nested else None

@@ -115,7 +115,7 @@ def test_a_run_reports_every_entry_it_left_out_and_why(tmp_path, sample_images, 
 def test_ctrl_c_exits_130_without_tracebacks_and_resumes(sample_images, tmp_path):
     big = tmp_path / "many"
     big.mkdir()
-    for i in range(100):  # enough images that the run is still going when the signal comes, on a quiet machine too
+    for i in range(250):  # enough images that the run is still going when the signal comes, on a quiet machine too
         for f in sample_images.iterdir():
             os.link(f, big / f"{i:03d}_{f.name}")
     out = tmp_path / "out"

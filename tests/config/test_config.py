@@ -25,6 +25,11 @@ def test_values_are_parsed_as_literals_never_evaluated():
     assert parse_value("true") is True and parse_value("None") is None
     assert parse_value("__import__('os').getcwd()") == "__import__('os').getcwd()"
     assert parse_value("some/path") == "some/path"
+    assert parse_value("[dict(type='LinearLR', end=20), {'a': (1, -2.5)}]") == [{"type": "LinearLR", "end": 20},
+                                                                                 {"a": (1, -2.5)}]
+    for structure in ("[dict(**x)]", "[os.system('ls')]", "[1,", "dict(1)", "{'a': open('f')}"):
+        with pytest.raises(ConfigError, match="not a literal"):
+            parse_value(structure)
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["detector.threshold"])
 

@@ -31,6 +31,7 @@ def test_losses_come_from_the_config_list_and_one_override_enables_the_region_lo
     (["losses.0.enabled=maybe"], "enabled must be True or False"),
     (["amp=sometimes"], "amp must be 'auto', True or False"),
     (["log_to=['tensorbord']"], "did you mean 'tensorboard'"),
+    (["param_scheduler=[dict(type=LinearLR, end=20)]"], "LinearLR is not a literal"),
 ])
 def test_config_mistakes_are_one_line_errors(options, needle):
     with pytest.raises(ConfigError) as info:
@@ -100,3 +101,11 @@ def test_the_real_recipes_prepare_and_name_the_missing_weights(recipe):
     assert all(s["end"] == cfg.train_cfg["max_epochs"] for s in cfg.param_scheduler)
     with pytest.raises(ConfigError, match="not found: weights/"):
         check_config(cfg, "train")
+
+
+def test_a_scheduler_list_written_as_in_a_config_file_is_an_override():
+    """``-o param_scheduler=[dict(...)]`` reaches the Runner as a list of dicts (it used to arrive as a string)."""
+    cfg = prepared("param_scheduler=[dict(type='CosineWarmupRestartsLR', first_cycle_steps=10, warmup_steps=2, "
+                   "by_epoch=False)]", path="configs/training/seggpt_tiny.py")
+    (scheduler,) = cfg.param_scheduler
+    assert scheduler["type"].endswith("CosineWarmupRestartsLR") and scheduler["first_cycle_steps"] == 10

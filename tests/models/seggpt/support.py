@@ -94,11 +94,11 @@ VAL_PHOTOS = ("hubble_deep_field", "retina")
 
 
 def smooth_mask(image: np.ndarray) -> np.ndarray:
-    """A 0/255 mask of the photo's brighter regions: grey level blurred (sigma 1/12 of the side) above its median."""
-    from scipy import ndimage
+    """The photo-mask folder's labels (:func:`regionkit.models.segmentation.seggpt.photo_masks.brighter_half`)."""
+    pytest.importorskip("scipy")
+    from regionkit.models.segmentation.seggpt.photo_masks import brighter_half
 
-    grey = ndimage.gaussian_filter(image.mean(axis=2), sigma=max(image.shape[:2]) / 12)
-    return np.where(grey > np.median(grey), 255, 0).astype(np.uint8)
+    return brighter_half(image)
 
 
 def write_training_folder(root: Path, train: tuple[str, ...] = TRAIN_PHOTOS, val: tuple[str, ...] = VAL_PHOTOS,

@@ -21,7 +21,7 @@ The recipe is SegGPT-FineTune's (spec section 4), built from the tested function
 * **Metric** (:class:`SegGptIoU`): foreground IoU with each sample's own palette decoding,
   counts summed over the whole validation set before dividing, the query half only
   (``exclude_prompt=True``; the fork's IoU also scored the visible prompt half), plus the
-  per-class mean without the background.
+  per-class mean without the background, and the pixel accuracy (``acc``) of the decoded classes.
 
 torch, mmengine and transformers are imported when this module is.
 """
@@ -54,6 +54,7 @@ from regionkit.models.segmentation.seggpt.training import (
     foreground_iou_counts,
     iou,
     masked_smooth_l1,
+    pixel_accuracy_counts,
     random_palette,
     random_patch_mask,
 )
@@ -249,11 +250,13 @@ class SegGptIoU(BaseMetric):
             gt, palette = np.asarray(sample["gt"]), np.asarray(sample["palette"], dtype=np.uint8)
             fg = foreground_iou_counts(pred, gt, palette, self.exclude_prompt)
             inter, union = class_iou_counts(pred, gt, palette, self.num_classes, self.exclude_prompt)
-            self.results.append((fg, inter, union))
+            self.results.append((fg, inter, union, pixel_accuracy_counts(pred, gt, palette, self.exclude_prompt)))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         fg_i = sum(r[0][0] for r in results)
         fg_u = sum(r[0][1] for r in results)
         inter = np.sum([r[1] for r in results], axis=0)
         union = np.sum([r[2] for r in results], axis=0)
-        return {"fg_iou": iou(fg_i, fg_u), "miou": iou(inter, union, skip_background=True)}
+        correct, total = sum(r[3][0] for r in results), sum(r[3][1] for r in results)
+        return {"fg_iou": iou(fg_i, fg_u), "miou": iou(inter, union, skip_background=True),
+                "acc": correct / total if total else 0.0}
