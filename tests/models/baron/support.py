@@ -20,11 +20,11 @@ SCORE_TOL = 1e-4
 IOU_MIN = 0.99
 #: settings of the ``light_model`` fixture
 LIGHT = {"scale": (333, 200), "rpn_max_proposals": 60}
-#: The kernels ``make_reference.py`` ran on (2 intra-op threads; ATen, oneDNN and MKL on their
-#: AVX-512 paths).  Established by reproduction: with exactly these pins ``exact=True`` matches
+#: The kernels ``make_reference.py`` ran on (an Intel CPU, 2 intra-op threads; ATen, oneDNN and
+#: MKL on their AVX-512 paths).  Established by reproduction: with exactly these pins ``exact=True`` matches
 #: the float32 reference bit for bit; 1 or 4 threads, or AVX2 in any one of the three libraries,
 #: each changes scores by 1e-6..1e-4.  ``env`` must be set before torch is imported.
-REFERENCE_KERNELS = {"threads": 2, "capability": "AVX512",
+REFERENCE_KERNELS = {"threads": 2, "capability": "AVX512", "vendor": "GenuineIntel",
                      "env": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
                              "MKL_CBWR": "AVX512", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}}
 

@@ -140,6 +140,17 @@ def test_predict_matches_the_two_step_path(baron_model):
     _check(baron_model, "chelsea_tiny_33x17.png")
 
 
+def _cpu_vendor() -> str | None:
+    """``vendor_id`` from /proc/cpuinfo (``GenuineIntel``, ``AuthenticAMD``), ``None`` where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 @pytest.fixture(scope="module")
 def pinned_exact_run(seeded_checkpoint, tmp_path_factory) -> dict[str, np.ndarray]:
     """``exact=True`` on every photo, in a child process pinned to the reference's kernels.
@@ -151,6 +162,9 @@ def pinned_exact_run(seeded_checkpoint, tmp_path_factory) -> dict[str, np.ndarra
     have = torch.backends.cpu.get_cpu_capability()
     if not have.startswith(kernels["capability"]):
         pytest.skip(f"bit-for-bit needs the reference's {kernels['capability']} kernels; this CPU offers {have}")
+    vendor = _cpu_vendor()
+    if vendor not in (None, kernels["vendor"]):  # MKL picks its code paths by vendor, whatever MKL_CBWR says
+        pytest.skip(f"bit-for-bit needs the reference's {kernels['vendor']} MKL kernels; this CPU is {vendor}")
     out = tmp_path_factory.mktemp("pinned") / "exact.npz"
     env = {**os.environ, **kernels["env"]}
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("run_pinned.py")), str(seeded_checkpoint),
