@@ -107,19 +107,8 @@ def write_training_folder(root: Path, train: tuple[str, ...] = TRAIN_PHOTOS, val
 
     ``masks='box'``: :func:`photo_mask` (bright pixels in the central box); ``'smooth'``: :func:`smooth_mask`.
     """
-    make = photo_mask if masks == "box" else smooth_mask
-    from PIL import Image
+    pytest.importorskip("skimage.data", reason="the test photos ship with scikit-image")
+    from regionkit.models.segmentation.seggpt.photo_masks import write_photo_masks
 
-    for split, names in (("train", train), ("val", val)):
-        (root / split / "images").mkdir(parents=True, exist_ok=True)
-        (root / split / "labels").mkdir(parents=True, exist_ok=True)
-        for name in names:
-            image = photo(name)
-            h, w = image.shape[:2]
-            s = min(h, w)
-            for k in range(crops):
-                y, x = (h - s) * k // max(crops - 1, 1), (w - s) * k // max(crops - 1, 1)
-                crop = np.asarray(Image.fromarray(image[y:y + s, x:x + s]).resize((side, side), Image.BICUBIC))
-                Image.fromarray(crop).save(root / split / "images" / f"{name}_{k}.png")
-                Image.fromarray(make(crop)).save(root / split / "labels" / f"{name}_{k}.png")
-    return root
+    return write_photo_masks(root, train=train, val=val, crops=crops, side=side,
+                             mask_of=photo_mask if masks == "box" else smooth_mask)

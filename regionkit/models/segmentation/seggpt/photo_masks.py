@@ -11,6 +11,7 @@ Needs scikit-image (its ``data`` photos) and SciPy; both are imported when a fun
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,12 @@ def brighter_half(image: np.ndarray) -> np.ndarray:
 
 
 def write_photo_masks(root: str | Path, *, train: tuple[str, ...] = TRAIN_PHOTOS, val: tuple[str, ...] = VAL_PHOTOS,
-                      crops: int = 3, side: int = 96) -> Path:
-    """Write the folder (module docstring) under ``root``; returns ``root``.  Existing files are overwritten."""
+                      crops: int = 3, side: int = 96,
+                      mask_of: Callable[[np.ndarray], np.ndarray] = brighter_half) -> Path:
+    """Write the folder (module docstring) under ``root``; returns ``root``.  Existing files are overwritten.
+
+    ``mask_of(crop)`` makes each label from its ``(side, side, 3)`` crop (a 0/255 ``uint8`` mask).
+    """
     from PIL import Image
 
     if crops < 1 or side < 8:
@@ -68,5 +73,5 @@ def write_photo_masks(root: str | Path, *, train: tuple[str, ...] = TRAIN_PHOTOS
                 y, x = (h - s) * k // max(crops - 1, 1), (w - s) * k // max(crops - 1, 1)
                 crop = Image.fromarray(image[y:y + s, x:x + s]).resize((side, side), Image.Resampling.BICUBIC)
                 crop.save(root / split / "images" / f"{name}_{k}.png")
-                Image.fromarray(brighter_half(np.asarray(crop))).save(root / split / "labels" / f"{name}_{k}.png")
+                Image.fromarray(mask_of(np.asarray(crop))).save(root / split / "labels" / f"{name}_{k}.png")
     return root
