@@ -54,7 +54,6 @@ from regionkit.models.segmentation.seggpt.training import (
     foreground_iou_counts,
     iou,
     masked_smooth_l1,
-    pixel_accuracy_counts,
     random_palette,
     random_patch_mask,
 )
@@ -250,13 +249,15 @@ class SegGptIoU(BaseMetric):
             gt, palette = np.asarray(sample["gt"]), np.asarray(sample["palette"], dtype=np.uint8)
             fg = foreground_iou_counts(pred, gt, palette, self.exclude_prompt)
             inter, union = class_iou_counts(pred, gt, palette, self.num_classes, self.exclude_prompt)
-            self.results.append((fg, inter, union, pixel_accuracy_counts(pred, gt, palette, self.exclude_prompt)))
+            self.results.append((fg, inter, union))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         fg_i = sum(r[0][0] for r in results)
         fg_u = sum(r[0][1] for r in results)
         inter = np.sum([r[1] for r in results], axis=0)
         union = np.sum([r[2] for r in results], axis=0)
-        correct, total = sum(r[3][0] for r in results), sum(r[3][1] for r in results)
+        # every pixel is in exactly one class's prediction and one class's truth, so the per-class
+        # intersections sum to the correct pixels and intersections + unions to twice the pixels
+        correct, total = int(inter.sum()), int(inter.sum() + union.sum()) // 2
         return {"fg_iou": iou(fg_i, fg_u), "miou": iou(inter, union, skip_background=True),
                 "acc": correct / total if total else 0.0}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["random_palette", "repaint_pair", "random_patch_mask", "training_patch_mask", "make_pair",
-           "masked_smooth_l1", "foreground_iou_counts", "class_iou_counts", "pixel_accuracy_counts", "iou",
+           "masked_smooth_l1", "foreground_iou_counts", "class_iou_counts", "iou",
            "Background"]
 
 Background = Literal["random", "black"] | tuple[int, int, int]
@@ -161,17 +161,6 @@ def foreground_iou_counts(pred: np.ndarray, gt_label: np.ndarray, palette: np.nd
         raise ValueError(f"prediction {ids.shape} and ground truth {gt.shape} differ in size")
     p, g = ids != 0, gt != 0
     return int((p & g).sum()), int((p | g).sum())
-
-
-def pixel_accuracy_counts(pred: np.ndarray, gt_label: np.ndarray, palette: np.ndarray,
-                          exclude_prompt: bool = True) -> tuple[int, int]:
-    """``(correct, total)`` pixels of the decoded prediction against the class ids (arguments as
-    :func:`foreground_iou_counts`)."""
-    ids = _region(_decoded(pred, palette), exclude_prompt)
-    gt = _region(np.asarray(gt_label), exclude_prompt)
-    if ids.shape != gt.shape:
-        raise ValueError(f"prediction {ids.shape} and ground truth {gt.shape} differ in size")
-    return int((ids == gt).sum()), int(gt.size)
 
 
 def class_iou_counts(pred: np.ndarray, gt_label: np.ndarray, palette: np.ndarray, num_classes: int,
