@@ -138,8 +138,13 @@ def photo_masks(out_dir: str, crops: int, side: int) -> None:
       regionkit seggpt photo-masks data/photo_masks
       regionkit train configs/training/seggpt_tiny_photos.py -o data_root=data/photo_masks
     """
+    from regionkit.inference.run_folder import OutputError
     from regionkit.models.segmentation.seggpt.photo_masks import TRAIN_PHOTOS, VAL_PHOTOS, write_photo_masks
 
-    root = write_photo_masks(out_dir, crops=crops, side=side)
+    try:
+        root = write_photo_masks(out_dir, crops=crops, side=side)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputError(f"cannot write the photo-mask folder {out_dir}: {exc.strerror or exc}{where}") from None
     echo_safe(f"Wrote {root}/{{train,val}}/{{images,labels}}: {len(TRAIN_PHOTOS) * crops} training and "
               f"{len(VAL_PHOTOS) * crops} validation images")

@@ -42,3 +42,8 @@ def test_mistakes_are_one_line_errors(tmp_path):
         photo_masks.write_photo_masks(tmp_path, train=("nope",))
     result = CliRunner().invoke(cli, ["seggpt", "photo-masks", str(tmp_path), "--side", "4"])
     assert result.exit_code == 2 and "--side" in result.output and "Traceback" not in result.output
+    (tmp_path / "a_file").write_text("")
+    result = CliRunner().invoke(cli, ["seggpt", "photo-masks", str(tmp_path / "a_file" / "sub"), "--crops", "1"])
+    assert result.exit_code == 2
+    assert "cannot write the photo-mask folder" in result.output and "Not a directory" in result.output
+    assert len(result.output.strip().splitlines()) == 1
