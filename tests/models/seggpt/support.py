@@ -58,10 +58,11 @@ def one_thread() -> Iterator[None]:
 
 
 def photo(name: str) -> np.ndarray:
-    """A real photograph shipped with scikit-image, RGB uint8."""
-    data = pytest.importorskip("skimage.data", reason="the test photos ship with scikit-image")
-    image = getattr(data, name)()
-    return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else np.ascontiguousarray(image[:, :, :3])
+    """A real photograph shipped with scikit-image, RGB uint8 (skipped without scikit-image)."""
+    pytest.importorskip("skimage.data", reason="the test photos ship with scikit-image")
+    from regionkit.models.segmentation.seggpt.photo_masks import photo as skimage_photo
+
+    return skimage_photo(name)
 
 
 def photo_mask(image: np.ndarray) -> np.ndarray:
@@ -93,22 +94,10 @@ TRAIN_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "immunohis
 VAL_PHOTOS = ("hubble_deep_field", "retina")
 
 
-def smooth_mask(image: np.ndarray) -> np.ndarray:
-    """The photo-mask folder's labels (:func:`regionkit.models.segmentation.seggpt.photo_masks.brighter_half`)."""
-    pytest.importorskip("scipy")
-    from regionkit.models.segmentation.seggpt.photo_masks import brighter_half
-
-    return brighter_half(image)
-
-
 def write_training_folder(root: Path, train: tuple[str, ...] = TRAIN_PHOTOS, val: tuple[str, ...] = VAL_PHOTOS,
-                          crops: int = 3, side: int = 96, masks: str = "box") -> Path:
-    """``root/{train,val}/{images,labels}``: square crops of real photos with 0/255 masks made from each crop.
-
-    ``masks='box'``: :func:`photo_mask` (bright pixels in the central box); ``'smooth'``: :func:`smooth_mask`.
-    """
+                          crops: int = 3, side: int = 96) -> Path:
+    """``root/{train,val}/{images,labels}``: square crops of real photos, each labelled by :func:`photo_mask`."""
     pytest.importorskip("skimage.data", reason="the test photos ship with scikit-image")
     from regionkit.models.segmentation.seggpt.photo_masks import write_photo_masks
 
-    return write_photo_masks(root, train=train, val=val, crops=crops, side=side,
-                             mask_of=photo_mask if masks == "box" else smooth_mask)
+    return write_photo_masks(root, train=train, val=val, crops=crops, side=side, mask_of=photo_mask)
