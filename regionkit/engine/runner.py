@@ -18,6 +18,7 @@ selects a CUDA device) and DDP wraps the CPU model without device ids.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -68,9 +69,30 @@ def _init_cpu_distributed(launcher: str) -> None:
     dist.init_process_group(backend="gloo")
 
 
-def build_runner(cfg: Any) -> RegionkitRunner:
+_RUNS_IN_THIS_PROCESS = itertools.count(1)
+
+
+def _name_this_run(cfg: Any, config_path: str | os.PathLike[str] | None) -> None:
+    """Give the second and later runs of one process their own experiment name.
+
+    mmengine names a run ``<config stem>_<timestamp to the second>`` and keys its logger,
+    visualizer and default scope by that name: a second run that starts within the same second
+    (train then test, or two trainings from Python) would get the first run's logger and
+    visualizer back, logging into the first run's folder and to its backends.  Every rank runs
+    the same sequence, so the numbering agrees across ranks.  An explicit ``experiment_name``
+    in the config is left alone.
+    """
+    n = next(_RUNS_IN_THIS_PROCESS)
+    if n == 1 or cfg.get("experiment_name"):
+        return
+    stem = Path(str(config_path or cfg.filename or "run")).stem
+    cfg["experiment_name"] = f"{stem}_run{n}"
+
+
+def build_runner(cfg: Any, config_path: str | os.PathLike[str] | None = None) -> RegionkitRunner:
     """A :class:`RegionkitRunner` from a prepared config (plus the reseeding hook when the config has a seed)."""
     _init_cpu_distributed(cfg.get("launcher", "none"))
+    _name_this_run(cfg, config_path)
     runner = RegionkitRunner.from_cfg(cfg)
     randomness = cfg.get("randomness") or {}
     if cfg.get("reseed_each_epoch", True) and randomness.get("seed") is not None:
@@ -91,7 +113,7 @@ def run_train(config: str | os.PathLike[str], *, work_dir: str | None = None, re
     prepare_config(cfg, stage="train", config_path=config, work_dir=work_dir, resume=resume, load_from=load_from,
                    launcher=launcher)
     check_config(cfg, "train")
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, config)
     runner.train()
     return runner
 
@@ -137,7 +159,7 @@ def run_test(config: str | os.PathLike[str], checkpoint: str | os.PathLike[str] 
             cfg["test_cfg"] = val_loop
     prepare_config(cfg, stage="test", config_path=config, work_dir=work_dir, load_from=load_from, launcher=launcher)
     check_config(cfg, "test")
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, config)
     metrics = dict(runner.test())
     if runner.rank == 0:
         target = Path(out) if out else Path(runner.work_dir) / "test_metrics.json"

@@ -179,13 +179,18 @@ def test_the_scheduler_refuses_bad_arguments(kwargs, match):
 
 
 def test_the_seggpt_recipe_builds_the_schedule_through_the_registry():
+    from mmengine.registry import DefaultScope
+
     from regionkit.config.loader import load_config
     from regionkit.engine.registry import PARAM_SCHEDULERS, register_engine_components
 
     register_engine_components()
     cfg = load_config("regionkit::training/seggpt_finetune.py")
     (entry,) = cfg.param_scheduler
-    built = PARAM_SCHEDULERS.build(dict(entry), default_args=dict(optimizer=_adamw()))
+    # a Runner built earlier in this process leaves its default scope ('mmengine') current; a registry
+    # then looks names up from that scope, as mmengine does for every build
+    with DefaultScope.overwrite_default_scope("regionkit"):
+        built = PARAM_SCHEDULERS.build(dict(entry), default_args=dict(optimizer=_adamw()))
     assert isinstance(built, CosineWarmupRestartsLR)
     assert (built.first_cycle_steps, built.warmup_steps, built.cycle_mult, built.gamma) == (5000, 500, 1.2, 0.5)
     assert cfg.train_cfg["max_iters"] == sum(cycle_lengths(4))  # four whole cycles

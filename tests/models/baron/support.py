@@ -16,7 +16,9 @@ import pytest
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEYS = FIXTURES / "baron_checkpoint_keys.txt"
 SEED = 0
-SCORE_TOL = 1e-4
+#: float32 scores on kernels other than the reference's: up to 1e-4 on Intel (other thread counts or
+#: instruction sets), 1.7e-4 on an AMD EPYC (measured over the 10 images); 5e-4 leaves room for both
+SCORE_TOL = 5e-4
 IOU_MIN = 0.99
 #: settings of the ``light_model`` fixture
 LIGHT = {"scale": (333, 200), "rpn_max_proposals": 60}
