@@ -72,7 +72,7 @@ def _init_cpu_distributed(launcher: str) -> None:
 _RUNS_IN_THIS_PROCESS = itertools.count(1)
 
 
-def _name_this_run(cfg: Any, config_path: str | os.PathLike[str] | None) -> None:
+def _name_this_run(cfg: Any) -> None:
     """Give the second and later runs of one process their own experiment name.
 
     mmengine names a run ``<config stem>_<timestamp to the second>`` and keys its logger,
@@ -85,14 +85,14 @@ def _name_this_run(cfg: Any, config_path: str | os.PathLike[str] | None) -> None
     n = next(_RUNS_IN_THIS_PROCESS)
     if n == 1 or cfg.get("experiment_name"):
         return
-    stem = Path(str(config_path or cfg.filename or "run")).stem
+    stem = Path(cfg.filename).stem if cfg.filename else "run"  # mmengine's own stem, from the config file
     cfg["experiment_name"] = f"{stem}_run{n}"
 
 
-def build_runner(cfg: Any, config_path: str | os.PathLike[str] | None = None) -> RegionkitRunner:
+def build_runner(cfg: Any) -> RegionkitRunner:
     """A :class:`RegionkitRunner` from a prepared config (plus the reseeding hook when the config has a seed)."""
     _init_cpu_distributed(cfg.get("launcher", "none"))
-    _name_this_run(cfg, config_path)
+    _name_this_run(cfg)
     runner = RegionkitRunner.from_cfg(cfg)
     randomness = cfg.get("randomness") or {}
     if cfg.get("reseed_each_epoch", True) and randomness.get("seed") is not None:
@@ -113,7 +113,7 @@ def run_train(config: str | os.PathLike[str], *, work_dir: str | None = None, re
     prepare_config(cfg, stage="train", config_path=config, work_dir=work_dir, resume=resume, load_from=load_from,
                    launcher=launcher)
     check_config(cfg, "train")
-    runner = build_runner(cfg, config)
+    runner = build_runner(cfg)
     runner.train()
     return runner
 
@@ -159,7 +159,7 @@ def run_test(config: str | os.PathLike[str], checkpoint: str | os.PathLike[str] 
             cfg["test_cfg"] = val_loop
     prepare_config(cfg, stage="test", config_path=config, work_dir=work_dir, load_from=load_from, launcher=launcher)
     check_config(cfg, "test")
-    runner = build_runner(cfg, config)
+    runner = build_runner(cfg)
     metrics = dict(runner.test())
     if runner.rank == 0:
         target = Path(out) if out else Path(runner.work_dir) / "test_metrics.json"

@@ -28,7 +28,7 @@ def test_runs_started_in_the_same_second_log_to_their_own_folders(tmp_path, monk
     for i in range(2):
         cfg = Config(dict(model=dict(type="_OneWeightModel"), work_dir=str(tmp_path / f"run{i}"),
                           visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])))
-        runners.append(build_runner(cfg, tmp_path / "recipe.py"))
+        runners.append(build_runner(cfg))
     first, second = runners
     assert first.experiment_name != second.experiment_name
     assert first.visualizer is not second.visualizer and first.logger is not second.logger
@@ -39,4 +39,4 @@ def test_an_explicit_experiment_name_is_kept(tmp_path):
     for i in range(2):
         cfg = Config(dict(model=dict(type="_OneWeightModel"), work_dir=str(tmp_path / f"run{i}"),
                           experiment_name=f"mine{i}"))
-        assert build_runner(cfg, tmp_path / "recipe.py").experiment_name.startswith(f"mine{i}_")
+        assert build_runner(cfg).experiment_name.startswith(f"mine{i}_")
