@@ -62,6 +62,7 @@ class WorkerPool:
         if executor is None:
             return
         processes = list(getattr(executor, "_processes", {}).values())  # no public API to end a hung worker
+        manager = getattr(executor, "_executor_manager_thread", None)
         for process in processes:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 process.kill()
@@ -69,6 +70,11 @@ class WorkerPool:
         for process in processes:
             with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
                 process.join(timeout=5)
+        # Let the executor's manager thread finish (it closes its wake-up pipe as it ends). Left
+        # running, it races concurrent.futures' exit hook, which writes to that pipe: after Ctrl-C
+        # Python < 3.12 then printed "Bad file descriptor" with a traceback as the process ended.
+        if manager is not None:
+            manager.join(timeout=5)
 
     def close(self) -> None:
         """End the workers (also on Ctrl-C: running tasks are not waited for)."""

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -250,3 +251,19 @@ def test_file_names_that_are_not_utf8_round_trip_through_journal_and_outputs(tmp
     objects = json.loads((out / "object_box.json").read_text(encoding="utf-8"))
     weird = next(k for k in objects if "caf" in k)
     assert os.fsencode(weird) == raw  # the exact bytes of the file name come back
+
+
+@pytest.mark.parametrize("action", ["none", "exit"])
+def test_a_closed_pool_leaves_no_executor_thread_for_the_exit_hook(tmp_path, action):
+    """A manager thread still ending at exit raced concurrent.futures' exit hook (a traceback after Ctrl-C)."""
+    from concurrent.futures import process as cf_process
+
+    from regionkit.inference.pool import WorkerPool
+
+    before = {t for t in threading.enumerate() if isinstance(t, cf_process._ExecutorManagerThread)}
+    items = _images(tmp_path / "img", [(40, 30), (41, 30), (42, 30)])
+    with WorkerPool(2, window=2, detector_factory=_factory(action, 42), keep_image=False) as pool:
+        assert len(list(pool.map(items))) == 3
+    left = [t for t in threading.enumerate()
+            if isinstance(t, cf_process._ExecutorManagerThread) and t not in before and t.is_alive()]
+    assert left == []
