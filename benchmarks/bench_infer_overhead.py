@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="end-to-end runs, each paired with bare runs")
     parser.add_argument("--threads", default="auto", help="runtime.threads: auto, off or a number")
     args = parser.parse_args()
+    for name in ("images", "rounds", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     tmp = Path(tempfile.mkdtemp(prefix="rk_bench_"))
     yolo_env(tmp)
     folder = make_image_folder(tmp / "images", args.images)
